@@ -1,0 +1,126 @@
+// metalnet._cpu: the pybind11 surface of the C++ kernels.
+//
+// Outputs are allocated in Python (metalnet._memory) and passed in, so the tests can poison
+// them. Every kernel runs with the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "metalnet/activations.h"
+#include "metalnet/isa.h"
+#include "metalnet/parallel.h"
+#include "metalnet/pyarray.h"
+
+namespace py = pybind11;
+using namespace metalnet;
+
+namespace {
+
+// y = f(x): both float arrays of one dtype and size, y writeable.
+template <class Kernel>
+void unary(const py::array& x, py::array& y, Kernel kernel) {
+  require_contiguous(x, "x");
+  require_contiguous(y, "out");
+  require_writeable(y, "out");
+  require_same(x, y, "x", "out");
+  dispatch_float(x, "x", [&](auto zero) {
+    using T = decltype(zero);
+    const T* xp = cptr<T>(x);
+    T* yp = mptr<T>(y);
+    const int64_t n = x.size();
+    py::gil_scoped_release nogil;
+    kernel(xp, yp, n);
+  });
+}
+
+// dx = g(dy, s) where s is the saved input or output.
+template <class Kernel>
+void binary(const py::array& dy, const py::array& s, py::array& dx, Kernel kernel) {
+  require_contiguous(dy, "dy");
+  require_contiguous(s, "saved");
+  require_contiguous(dx, "out");
+  require_writeable(dx, "out");
+  require_same(dy, s, "dy", "saved");
+  require_same(dy, dx, "dy", "out");
+  dispatch_float(dy, "dy", [&](auto zero) {
+    using T = decltype(zero);
+    const T* dp = cptr<T>(dy);
+    const T* sp = cptr<T>(s);
+    T* op = mptr<T>(dx);
+    const int64_t n = dy.size();
+    py::gil_scoped_release nogil;
+    kernel(dp, sp, op, n);
+  });
+}
+
+void bind_activations(py::module_& m) {
+  m.def("relu_forward", [](const py::array& x, py::array& out) {
+    unary(x, out, [](auto* x, auto* y, int64_t n) { relu_forward(x, y, n); });
+  }, py::arg("x"), py::arg("out"));
+  m.def("relu_backward", [](const py::array& dy, const py::array& x, py::array& out) {
+    binary(dy, x, out, [](auto* d, auto* s, auto* o, int64_t n) { relu_backward(d, s, o, n); });
+  }, py::arg("dy"), py::arg("x"), py::arg("out"));
+  m.def("leaky_relu_forward", [](const py::array& x, py::array& out, double slope) {
+    unary(x, out, [slope](auto* x, auto* y, int64_t n) {
+      using T = std::remove_pointer_t<decltype(y)>;
+      leaky_relu_forward(x, y, n, static_cast<T>(slope));
+    });
+  }, py::arg("x"), py::arg("out"), py::arg("negative_slope"));
+  m.def("leaky_relu_backward", [](const py::array& dy, const py::array& x, py::array& out,
+                                  double slope) {
+    binary(dy, x, out, [slope](auto* d, auto* s, auto* o, int64_t n) {
+      using T = std::remove_pointer_t<decltype(o)>;
+      leaky_relu_backward(d, s, o, n, static_cast<T>(slope));
+    });
+  }, py::arg("dy"), py::arg("x"), py::arg("out"), py::arg("negative_slope"));
+  m.def("sigmoid_forward", [](const py::array& x, py::array& out) {
+    unary(x, out, [](auto* x, auto* y, int64_t n) { sigmoid_forward(x, y, n); });
+  }, py::arg("x"), py::arg("out"));
+  m.def("sigmoid_backward", [](const py::array& dy, const py::array& y, py::array& out) {
+    binary(dy, y, out, [](auto* d, auto* s, auto* o, int64_t n) { sigmoid_backward(d, s, o, n); });
+  }, py::arg("dy"), py::arg("y"), py::arg("out"));
+  m.def("tanh_forward", [](const py::array& x, py::array& out) {
+    unary(x, out, [](auto* x, auto* y, int64_t n) { tanh_forward(x, y, n); });
+  }, py::arg("x"), py::arg("out"));
+  m.def("tanh_backward", [](const py::array& dy, const py::array& y, py::array& out) {
+    binary(dy, y, out, [](auto* d, auto* s, auto* o, int64_t n) { tanh_backward(d, s, o, n); });
+  }, py::arg("dy"), py::arg("y"), py::arg("out"));
+}
+
+void bind_runtime(py::module_& m) {
+  m.def("best_isa", [] { return isa_name(best_isa()); },
+        "Highest instruction set this CPU supports: 'avx512', 'avx2' or 'generic'.");
+  m.def("active_isa", [] { return isa_name(active_isa()); },
+        "Instruction set the kernels use now.");
+  m.def("set_isa", [](const std::string& name) {
+    try {
+      set_active_isa(name);
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(e.what());
+    }
+  }, py::arg("name"), "Force 'avx512', 'avx2' or 'generic' (must be supported by this CPU).");
+  m.def("num_threads", &num_threads);
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("num_threads must be >= 1, got " + std::to_string(n));
+    set_num_threads(n);
+  }, py::arg("n"));
+#ifdef METALNET_OPENMP
+  m.attr("openmp") = true;
+#else
+  m.attr("openmp") = false;
+#endif
+#if defined(__clang__)
+  m.attr("compiler") = "clang " __clang_version__;
+#elif defined(__GNUC__)
+  m.attr("compiler") = "gcc " __VERSION__;
+#else
+  m.attr("compiler") = "unknown";
+#endif
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_cpu, m) {
+  m.doc() = "metalnet C++ CPU kernels (SIMD + OpenMP)";
+  bind_runtime(m);
+  bind_activations(m);
+}

@@ -1,0 +1,46 @@
+// Threading: one place decides how many threads a kernel uses.
+//
+// The count is ours, not OpenMP's per-thread ICV, so metalnet.set_num_threads affects kernels
+// called from any Python thread. It starts at OMP_NUM_THREADS (or the core count).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#ifdef METALNET_OPENMP
+#include <omp.h>
+#endif
+
+namespace metalnet {
+
+int num_threads();
+// n < 1 is rejected by the binding; here it is clamped to 1.
+void set_num_threads(int n);
+
+// Splits [0, n) into one contiguous range per thread, each a multiple of `align` elements long
+// (so threads never share a cache line), and calls f(begin, end) for each. Work under `grain`
+// elements per thread stays on the calling thread: spawning costs more than it saves.
+template <class F>
+void parallel_for(int64_t n, int64_t grain, F&& f, int64_t align = 16) {
+  if (n <= 0) return;
+  const int64_t want = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), want));
+  if (threads <= 1) {
+    f(int64_t{0}, n);
+    return;
+  }
+#ifdef METALNET_OPENMP
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t chunk = (n + nt - 1) / nt;
+    chunk = (chunk + align - 1) / align * align;
+    const int64_t lo = std::min<int64_t>(n, t * chunk), hi = std::min<int64_t>(n, lo + chunk);
+    if (lo < hi) f(lo, hi);
+  }
+#else
+  f(int64_t{0}, n);
+#endif
+}
+
+}  // namespace metalnet

@@ -1,0 +1,68 @@
+"""The ``cpu`` backend: C++ kernels from ``metalnet._cpu`` (SIMD + OpenMP, GIL released).
+
+Primitives without a C++ kernel yet run the NumPy reference, and IMPLEMENTATIONS says so, which
+``metalnet info`` prints: nothing here pretends to be native.
+"""
+from __future__ import annotations
+
+from .. import _cpu  # ImportError here makes the registry fall back to the numpy backend
+from .. import reference
+from .._memory import empty
+from ._registry import PRIMITIVES
+
+NAME = "cpu"
+DEVICE = "cpu"
+
+
+def relu_forward(x):
+    out = empty(x.shape, x.dtype)
+    _cpu.relu_forward(x, out)
+    return out
+
+
+def relu_backward(dy, x):
+    out = empty(dy.shape, dy.dtype)
+    _cpu.relu_backward(dy, x, out)
+    return out
+
+
+def leaky_relu_forward(x, negative_slope=0.01):
+    out = empty(x.shape, x.dtype)
+    _cpu.leaky_relu_forward(x, out, float(negative_slope))
+    return out
+
+
+def leaky_relu_backward(dy, x, negative_slope=0.01):
+    out = empty(dy.shape, dy.dtype)
+    _cpu.leaky_relu_backward(dy, x, out, float(negative_slope))
+    return out
+
+
+def sigmoid_forward(x):
+    out = empty(x.shape, x.dtype)
+    _cpu.sigmoid_forward(x, out)
+    return out
+
+
+def sigmoid_backward(dy, y):
+    out = empty(dy.shape, dy.dtype)
+    _cpu.sigmoid_backward(dy, y, out)
+    return out
+
+
+def tanh_forward(x):
+    out = empty(x.shape, x.dtype)
+    _cpu.tanh_forward(x, out)
+    return out
+
+
+def tanh_backward(dy, y):
+    out = empty(dy.shape, dy.dtype)
+    _cpu.tanh_backward(dy, y, out)
+    return out
+
+
+_NATIVE = {name for name in PRIMITIVES if name in globals()}
+IMPLEMENTATIONS = {name: ("C++" if name in _NATIVE else "NumPy") for name in PRIMITIVES}
+# Not yet written in C++: the reference runs, and IMPLEMENTATIONS reports "NumPy".
+globals().update({name: getattr(reference, name) for name in PRIMITIVES if name not in _NATIVE})
