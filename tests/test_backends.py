@@ -1,0 +1,89 @@
+"""Every primitive on every available backend against the float64 reference.
+
+Primitives that a backend runs natively and those it still delegates are tested alike, so a
+kernel that lands later is covered the day it lands. Outputs are poisoned (conftest), inputs are
+fresh random draws with odd sizes, both dtypes. max_pool2d_backward and lstm_cell_backward need
+their forward's outputs and have their own tests below.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from metalnet import ops, reference
+from metalnet.backends import _registry
+
+from cases import CASES, cast, lstm_inputs
+from conftest import assert_close, to_device
+
+DTYPES = (np.float32, np.float64)
+REPEATS = 6  # fresh random cases per (primitive, backend, dtype)
+
+
+def _outputs(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _natural_scale(name, index, args):
+    """Per-element size of an output that cancellation can push towards 0 (see assert_close)."""
+    if name == "softmax_cross_entropy":
+        return 1.0 if index == 0 else 1.0 / args[0].shape[0]  # loss O(1); dlogits O(1/N)
+    return 0.0
+
+
+def _compare(name, args, out, ref, dtype, backend, context):
+    for i, (o, r) in enumerate(zip(_outputs(out), _outputs(ref))):
+        if isinstance(r, np.ndarray) and r.dtype.kind == "i":  # argmax: exact
+            np.testing.assert_array_equal(np.asarray(o.get() if hasattr(o, "get") else o), r,
+                                          err_msg=f"{name} output {i} {context}")
+        else:
+            assert_close(o, r, dtype, backend, what=f"{name} output {i} {context}",
+                         floor_rms=_natural_scale(name, i, args))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_primitive_matches_reference(name, dtype, backend, rng, seed):
+    for _ in range(REPEATS):
+        args, kwargs = CASES[name](rng)
+        args = cast(args, dtype)  # the values under test, in the dtype under test
+        ref = getattr(reference, name)(*cast(args, np.float64), **kwargs)
+        out = getattr(ops, name)(*(to_device(a, backend) for a in args), **kwargs)
+        context = f"(seed {seed}, shapes {[getattr(a, 'shape', a) for a in args]}, {kwargs})"
+        if name == "lstm_cell_forward":
+            out, ref = out[:2], ref[:2]
+        _compare(name, args, out, ref, dtype, backend, context)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
+def test_max_pool_backward_matches_reference(dtype, backend, rng, seed):
+    for _ in range(REPEATS):
+        (x, kernel), geo = CASES["max_pool2d_forward"](rng)
+        x = x.astype(dtype)
+        y_ref, argmax = reference.max_pool2d_forward(x.astype(np.float64), kernel, **geo)
+        y, argmax_out = ops.max_pool2d_forward(to_device(x, backend), kernel, **geo)
+        dy = rng.standard_normal(y_ref.shape).astype(dtype)
+        ref = reference.max_pool2d_backward(dy.astype(np.float64), argmax, x.shape)
+        out = ops.max_pool2d_backward(to_device(dy, backend), argmax_out, x.shape)
+        assert_close(out, ref, dtype, backend, what=f"max_pool2d_backward (seed {seed}, {x.shape}, {kernel}, {geo})")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
+def test_lstm_cell_backward_matches_reference(dtype, backend, rng, seed):
+    for _ in range(REPEATS):
+        inputs = cast(lstm_inputs(rng), dtype)
+        _, _, cache_ref = reference.lstm_cell_forward(*cast(inputs, np.float64))
+        _, _, cache = ops.lstm_cell_forward(*(to_device(a, backend) for a in inputs))
+        n, hidden = inputs[1].shape
+        dh, dc = (rng.standard_normal((n, hidden)).astype(dtype) for _ in range(2))
+        ref = reference.lstm_cell_backward(dh.astype(np.float64), dc.astype(np.float64), cache_ref)
+        out = ops.lstm_cell_backward(to_device(dh, backend), to_device(dc, backend), cache)
+        names = ("dx", "dh", "dc", "dw_ih", "dw_hh", "db")
+        for label, o, r in zip(names, out, ref):
+            assert_close(o, r, dtype, backend, chain=10, floor_rms=1.0,
+                         what=f"lstm {label} (seed {seed}, n={n}, hidden={hidden})")
+
+
+def test_every_primitive_has_a_case_or_a_dedicated_test():
+    dedicated = {"max_pool2d_backward", "lstm_cell_backward"}
+    assert set(_registry.PRIMITIVES) == set(CASES) | dedicated
