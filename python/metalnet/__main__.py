@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from .explain.cli import add_parser as add_explain_parser
+
 
 def _cmd_info(args) -> int:
     from .info import format_info, info
@@ -23,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_info = sub.add_parser("info", help="version, backends, per-primitive implementations, CPU/GPU")
     p_info.add_argument("--json", action="store_true", help="print the report as JSON")
     p_info.set_defaults(func=_cmd_info)
+    add_explain_parser(sub)
     return parser
 
 
