@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def _ints(value: str, separators: str) -> tuple[int, ...]:
@@ -34,6 +35,17 @@ def geometry(value: str):
         raise argparse.ArgumentTypeError(f"expected N, ROW,COL or TOP,BOTTOM,LEFT,RIGHT, got "
                                          f"{value!r}")
     return out[0] if len(out) == 1 else out
+
+
+def _friendly(command):
+    """A ValueError (a layer that cannot exist) becomes a one-line message and exit status 2."""
+    def run(args) -> int:
+        try:
+            return command(args)
+        except ValueError as exc:
+            print(f"metalnet explain: error: {exc}", file=sys.stderr)
+            return 2
+    return run
 
 
 def _conv(args) -> int:
@@ -114,7 +126,7 @@ def add_parser(sub) -> None:
                       help="K when --kernel leaves it out (default 1)")
     conv.add_argument("--no-bias", action="store_true", help="the layer has no bias")
     _common(conv)
-    conv.set_defaults(func=_conv)
+    conv.set_defaults(func=_friendly(_conv))
 
     pool = kinds.add_parser("pool", help="explain a max or average pooling layer")
     pool.add_argument("--input", type=shape, required=True, help="HxW, CxHxW or NxCxHxW")
@@ -123,7 +135,7 @@ def add_parser(sub) -> None:
     pool.add_argument("--exclude-pad", action="store_true",
                       help="avg: divide by the real cells only (count_include_pad=False)")
     _common(pool, dilation=False)
-    pool.set_defaults(func=_pool, stride=None)
+    pool.set_defaults(func=_friendly(_pool), stride=None)
 
     compare = kinds.add_parser("compare", help="direct, im2col, Winograd and FFT side by side")
     compare.add_argument("--input", type=shape, default=(1, 16, 32, 32), help="NxCxHxW")
@@ -132,7 +144,7 @@ def add_parser(sub) -> None:
     compare.add_argument("--direct-limit", type=int, default=2_000_000,
                          help="skip the pure-Python loops above this many multiply-adds")
     _common(compare, save=False)
-    compare.set_defaults(func=_compare, padding=1)
+    compare.set_defaults(func=_friendly(_compare), padding=1)
 
     wino = kinds.add_parser("winograd", help="Winograd F(2x2, 3x3) and its matrices")
     wino.add_argument("--save", metavar="DIR", help="also write the matrices figure into DIR")

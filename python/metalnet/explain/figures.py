@@ -115,8 +115,7 @@ def _matrix(ax, values, mask, title, labels: bool, ylabels=None, xlabels=None):
     """A matrix as a heat map; masked entries (padding) grey."""
     from matplotlib import colormaps
 
-    cmap = colormaps["Blues"].copy()
-    cmap.set_bad(PAD_COLOR)
+    cmap = colormaps["Blues"].with_extremes(bad=PAD_COLOR)
     shown = np.ma.masked_array(values, mask=mask)
     ax.imshow(shown, cmap=cmap, aspect="equal")
     ax.set_title(title, fontsize=8)
