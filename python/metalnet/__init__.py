@@ -16,3 +16,17 @@ __all__ = [
     "ops", "reference", "backend", "backends", "info",
     "get_num_threads", "set_num_threads", "cpu_isa", "set_cpu_isa",
 ]
+
+# The layer/model API: tensors with autograd, layers, optimizers, the course model zoo.
+from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
+from .tensor import Tensor, cat, ones, stack, tensor, unbind, zeros  # noqa: E402
+from . import functional, nn, optim, models, cs231n  # noqa: E402
+from .nn import manual_seed  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from .summary import summary  # noqa: E402
+
+__all__ += [
+    "Tensor", "tensor", "cat", "stack", "unbind", "zeros", "ones",
+    "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
+    "functional", "nn", "optim", "models", "cs231n", "summary", "save", "load",
+]

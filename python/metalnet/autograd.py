@@ -1,0 +1,199 @@
+"""Reverse-mode automatic differentiation: the grad mode switch and the backward walk.
+
+Every differentiable operation produces a Tensor that remembers a ``Node``: its parent tensors
+and a ``backward`` function mapping the gradient of the output to one gradient per parent (None
+where a parent needs none). ``run_backward`` visits the graph once in reverse topological order,
+summing the gradients that reach each tensor before passing them on, so a tensor used twice
+(a residual connection, a shared weight) receives the sum of both contributions.
+
+Gradients are plain NumPy/CuPy arrays inside the walk; leaves receive them as Tensors in
+``.grad``, accumulated across calls (zero them between steps, as every optimizer loop does).
+"""
+from __future__ import annotations
+
+import contextvars
+
+import numpy as np
+
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "Node", "Group", "Parts", "run_backward",
+           "array_module", "unbroadcast", "scatter_add"]
+
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("metalnet_grad", default=True)
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``with no_grad():``."""
+    return _grad_enabled.get()
+
+
+class _GradMode:
+    """Context manager (and decorator) that sets whether operations record the graph."""
+
+    enabled = True
+
+    def __enter__(self):
+        self._token = _grad_enabled.set(self.enabled)
+        return self
+
+    def __exit__(self, *exc):
+        _grad_enabled.reset(self._token)
+        return False
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return fn(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """``with no_grad():`` runs operations without recording them (evaluation, updates)."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """``with enable_grad():`` records operations again inside a ``no_grad`` block."""
+
+    enabled = True
+
+
+class Node:
+    """How a tensor was made: its parents and the function giving their gradients.
+
+    ``backward(grad)`` takes the output gradient (an array of the output's shape) and returns
+    a tuple with one entry per parent: an array of that parent's shape, or None.
+    """
+
+    __slots__ = ("parents", "backward", "name")
+
+    def __init__(self, parents, backward, name):
+        self.parents = tuple(parents)
+        self.backward = backward
+        self.name = name
+
+    def __repr__(self):
+        return f"<{self.name}Backward>"
+
+
+class Parts(dict):
+    """Gradients reaching some outputs of a multi-output operation, keyed by output position.
+
+    Adding two Parts merges them, so the engine's usual summation works for a Group.
+    """
+
+    def __add__(self, other):
+        merged = Parts(self)
+        for key, grad in other.items():
+            merged[key] = merged[key] + grad if key in merged else grad
+        return merged
+
+
+class Group:
+    """The hidden joint result of an operation with several outputs (an LSTM cell's h and c).
+
+    Each real output is a Tensor whose node selects its part of the Group; the Group's node
+    runs the operation's backward once, with every output's gradient (None for unused ones).
+    """
+
+    requires_grad = True
+    _retains_grad = False
+    shape = None
+
+    def __init__(self, node):
+        self._node = node
+
+
+def _topological_order(root):
+    """Tensors reachable from ``root`` through recorded nodes, parents before children."""
+    order, seen = [], {id(root)}
+    stack = [(root, False)]
+    while stack:                       # iterative DFS: deep graphs (long LSTMs) must not recurse
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is None:
+            continue
+        for parent in node.parents:
+            if parent.requires_grad and id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append((parent, False))
+    return order
+
+
+def run_backward(root, grad, retain_graph=False):
+    """Propagate ``grad`` (array shaped like ``root``) to every leaf that requires a gradient."""
+    from .tensor import Tensor  # the engine and the tensor type refer to each other
+
+    grads = {id(root): grad}
+    for tensor in reversed(_topological_order(root)):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        node = tensor._node
+        if node is None or tensor._retains_grad:
+            _accumulate(tensor, g, Tensor)
+        if node is None:
+            continue
+        if node.backward is None:
+            raise RuntimeError(
+                f"the graph behind this tensor ({node.name}) was already used by backward() and "
+                f"freed; pass retain_graph=True to the first backward() to go through it twice")
+        parent_grads = node.backward(g)
+        for parent, pg in zip(node.parents, parent_grads):
+            if pg is None or not parent.requires_grad:
+                continue
+            if parent.shape is not None and tuple(pg.shape) != tuple(parent.shape):
+                raise RuntimeError(f"{node.name} backward gave a gradient of shape "
+                                   f"{tuple(pg.shape)} for a parent of shape {parent.shape}")
+            key = id(parent)
+            grads[key] = pg if key not in grads else grads[key] + pg
+        if not retain_graph:
+            node.backward = None       # drop the saved arrays now; the graph is single use
+
+
+def _accumulate(tensor, g, tensor_type):
+    if tensor.grad is None:
+        tensor.grad = tensor_type(g.astype(tensor.dtype, copy=True))
+    else:
+        tensor.grad.data = tensor.grad.data + g
+
+
+# ------------------------------------------------------------------------ array helpers
+def array_module(a):
+    """numpy for host arrays, cupy for device arrays (found without importing CuPy)."""
+    if isinstance(a, np.ndarray) or np.isscalar(a):
+        return np
+    if type(a).__module__.split(".")[0] == "cupy":
+        import cupy
+        return cupy
+    raise TypeError(f"expected a NumPy or CuPy array, got {type(a).__name__}")
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting stretched, giving an array of ``shape``."""
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+def scatter_add(target, index, values):
+    """target[index] += values, adding (not overwriting) where an index repeats."""
+    xp = array_module(target)
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target
