@@ -147,7 +147,7 @@ def im2col_figure(e):
     out_names = [f"y[{t // g.cols.out},{t % g.cols.out}]" for t in range(cols.shape[1])]
     labels = max(cols.shape) <= 27
     width = 2 + 0.35 * (g.taps + 2 * cols.shape[1])
-    fig = _figure(min(max(width, 7), 18), min(max(2.5, 0.3 * g.taps + 1.5), 12))
+    fig = _figure(min(max(width, 7), 18), min(max(3.4, 0.3 * g.taps + 1.8), 12))
     axes = fig.subplots(1, 3, width_ratios=[g.taps, cols.shape[1], cols.shape[1]])
     no_mask = np.zeros_like(weights, bool)
     _matrix(axes[0], weights, no_mask, f"w  ({g.k} x {g.taps})", labels, None, tap_names)
