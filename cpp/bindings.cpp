@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include "metalnet/activations.h"
+#include "metalnet/gemm.h"
 #include "metalnet/isa.h"
 #include "metalnet/parallel.h"
 #include "metalnet/pyarray.h"
@@ -86,6 +87,35 @@ void bind_activations(py::module_& m) {
   }, py::arg("dy"), py::arg("y"), py::arg("out"));
 }
 
+void bind_gemm(py::module_& m) {
+  m.def("gemm", [](const py::array& a, const py::array& b, py::array& out, double alpha,
+                   double beta, bool trans_a, bool trans_b) {
+    require_contiguous(a, "a");
+    require_contiguous(b, "b");
+    require_contiguous(out, "out");
+    require_writeable(out, "out");
+    if (a.ndim() != 2 || b.ndim() != 2 || out.ndim() != 2)
+      throw py::value_error("a, b and out must be 2-D");
+    if (!a.dtype().is(b.dtype()) || !a.dtype().is(out.dtype()))
+      throw py::type_error("a, b and out must share one dtype");
+    const int64_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+    const int64_t kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+    if (k != kb || out.shape(0) != m || out.shape(1) != n)
+      throw py::value_error("gemm: shapes of a, b and out do not agree");
+    dispatch_float(a, "a", [&](auto zero) {
+      using T = decltype(zero);
+      const T* ap = cptr<T>(a);
+      const T* bp = cptr<T>(b);
+      T* cp = mptr<T>(out);
+      const int64_t lda = a.shape(1), ldb = b.shape(1), ldc = n;
+      py::gil_scoped_release nogil;
+      gemm<T>(trans_a, trans_b, m, n, k, T(alpha), ap, lda, bp, ldb, T(beta), cp, ldc);
+    });
+  }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("alpha"), py::arg("beta"),
+     py::arg("trans_a"), py::arg("trans_b"),
+     "out = alpha * op(a) @ op(b) + beta * out (out is not read when beta == 0).");
+}
+
 void bind_runtime(py::module_& m) {
   m.def("best_isa", [] { return isa_name(best_isa()); },
         "Highest instruction set this CPU supports: 'avx512', 'avx2' or 'generic'.");
@@ -123,4 +153,5 @@ PYBIND11_MODULE(_cpu, m) {
   m.doc() = "metalnet C++ CPU kernels (SIMD + OpenMP)";
   bind_runtime(m);
   bind_activations(m);
+  bind_gemm(m);
 }

@@ -20,11 +20,13 @@ void set_num_threads(int n);
 // Splits [0, n) into one contiguous range per thread, each a multiple of `align` elements long
 // (so threads never share a cache line), and calls f(begin, end) for each. Work under `grain`
 // elements per thread stays on the calling thread: spawning costs more than it saves.
+// `max_threads` (0 = num_threads()) lets a caller that knows the work is small ask for fewer.
 template <class F>
-void parallel_for(int64_t n, int64_t grain, F&& f, int64_t align = 16) {
+void parallel_for(int64_t n, int64_t grain, F&& f, int64_t align = 16, int max_threads = 0) {
   if (n <= 0) return;
   const int64_t want = std::max<int64_t>(1, n / std::max<int64_t>(grain, 1));
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), want));
+  const int limit = max_threads > 0 ? std::min(max_threads, num_threads()) : num_threads();
+  const int threads = static_cast<int>(std::min<int64_t>(limit, want));
   if (threads <= 1) {
     f(int64_t{0}, n);
     return;

@@ -5,6 +5,8 @@ Primitives without a C++ kernel yet run the NumPy reference, and IMPLEMENTATIONS
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _cpu  # ImportError here makes the registry fall back to the numpy backend
 from .. import reference
 from .._memory import empty
@@ -12,6 +14,18 @@ from ._registry import PRIMITIVES
 
 NAME = "cpu"
 DEVICE = "cpu"
+
+
+def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
+    m = a.shape[1] if trans_a else a.shape[0]
+    n = b.shape[0] if trans_b else b.shape[1]
+    out = empty((m, n), a.dtype)
+    if c is None or beta == 0.0:
+        beta = 0.0  # out is not read
+    else:
+        np.copyto(out, c)  # the kernel updates in place; c itself stays untouched
+    _cpu.gemm(a, b, out, alpha, beta, trans_a, trans_b)
+    return out
 
 
 def relu_forward(x):

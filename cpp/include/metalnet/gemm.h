@@ -1,0 +1,18 @@
+// GEMM: C = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T, row-major, any M, N, K >= 0.
+//
+// Built the Goto/BLIS way (cpp/gemm.cpp): B is packed into KC x NC blocks of NR-wide column
+// panels, A into MC x KC blocks of MR-high row panels, and a register-tile microkernel
+// (gemm_microkernel.h) computes MR x NR of C at a time. Block sizes live in gemm_config.h.
+#pragma once
+
+#include <cstdint>
+
+namespace metalnet {
+
+// A is M x K (or K x M when trans_a) with row stride lda; likewise B (K x N or N x K, ldb);
+// C is M x N with row stride ldc. beta == 0 means C is not read (it may hold NaN).
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+}  // namespace metalnet
