@@ -107,21 +107,21 @@ class Group:
 
 def _topological_order(root):
     """Tensors reachable from ``root`` through recorded nodes, parents before children."""
-    order, seen = [], {id(root)}
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:                       # iterative DFS: deep graphs (long LSTMs) must not recurse
-        tensor, expanded = stack.pop()
-        if expanded:
+        tensor, finished = stack.pop()
+        if finished:                   # every parent is already in order
             order.append(tensor)
             continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
         stack.append((tensor, True))
         node = tensor._node
-        if node is None:
-            continue
-        for parent in node.parents:
-            if parent.requires_grad and id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append((parent, False))
+        if node is not None:
+            stack.extend((p, False) for p in node.parents
+                         if p.requires_grad and id(p) not in visited)
     return order
 
 

@@ -37,6 +37,8 @@ def _to_array(data, dtype=None):
     """An ndarray (host or device) from a Tensor, an array, a number or a nested list."""
     if isinstance(data, Tensor):
         data = data.data
+    if isinstance(data, np.generic):           # NumPy scalars (full reductions) keep their dtype
+        data = np.asarray(data)
     if isinstance(data, np.ndarray) or type(data).__module__.split(".")[0] == "cupy":
         return data if dtype is None else data.astype(dtype, copy=False)
     array = np.asarray(data)
@@ -613,6 +615,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return matmul(a.unsqueeze(0), b).squeeze(-2)
     if b.ndim == 1:
         return matmul(a, b.unsqueeze(1)).squeeze(-1)
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul inner dimensions differ: {a.shape} @ {b.shape}")
     if a.ndim == 2 and b.ndim == 2 and a.dtype in _FLOATS and a.dtype == b.dtype:
         return _gemm(a.contiguous(), b.contiguous())
     xp = a.xp
