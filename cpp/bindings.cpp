@@ -7,6 +7,7 @@
 
 #include "metalnet/activations.h"
 #include "metalnet/gemm.h"
+#include "metalnet/host_pool.h"
 #include "metalnet/isa.h"
 #include "metalnet/parallel.h"
 #include "metalnet/pyarray.h"
@@ -116,6 +117,35 @@ void bind_gemm(py::module_& m) {
      "out = alpha * op(a) @ op(b) + beta * out (out is not read when beta == 0).");
 }
 
+struct PooledBlock {
+  void* data;
+  size_t capacity;
+};
+
+void bind_pool(py::module_& m) {
+  // A 1-D uint8 array over a pooled block; when NumPy frees it the block returns to the pool.
+  m.def("pool_empty", [](size_t nbytes) {
+    auto* block = new PooledBlock{nullptr, 0};
+    try {
+      block->data = pool_alloc(nbytes, block->capacity);
+    } catch (...) {
+      delete block;
+      throw;
+    }
+    py::capsule owner(block, [](void* p) {
+      auto* b = static_cast<PooledBlock*>(p);
+      pool_free(b->data, b->capacity);
+      delete b;
+    });
+    return py::array(py::dtype::of<uint8_t>(), {static_cast<py::ssize_t>(nbytes)}, {1},
+                     static_cast<uint8_t*>(block->data), owner);
+  }, py::arg("nbytes"), "Uninitialised bytes from the host pool (64-byte aligned).");
+  m.def("pool_cached", &pool_cached, "Bytes held by the host pool for reuse.");
+  m.def("pool_limit", &pool_limit);
+  m.def("set_pool_limit", &set_pool_limit, py::arg("bytes"),
+        "Bound the bytes the host pool keeps; 0 empties it and stops caching.");
+}
+
 void bind_runtime(py::module_& m) {
   m.def("best_isa", [] { return isa_name(best_isa()); },
         "Highest instruction set this CPU supports: 'avx512', 'avx2' or 'generic'.");
@@ -154,4 +184,5 @@ PYBIND11_MODULE(_cpu, m) {
   bind_runtime(m);
   bind_activations(m);
   bind_gemm(m);
+  bind_pool(m);
 }
