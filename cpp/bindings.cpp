@@ -8,6 +8,8 @@
 #include "metalnet/activations.h"
 #include "metalnet/gemm.h"
 #include "metalnet/host_pool.h"
+#include "metalnet/pooling.h"
+#include "metalnet/softmax.h"
 #include "metalnet/isa.h"
 #include "metalnet/parallel.h"
 #include "metalnet/pyarray.h"
@@ -117,6 +119,150 @@ void bind_gemm(py::module_& m) {
      "out = alpha * op(a) @ op(b) + beta * out (out is not read when beta == 0).");
 }
 
+// Geometry from the input and output shapes; the output size must be what the window implies.
+PoolGeometry pool_geometry(const py::array& x, const py::array& y, int64_t kh, int64_t kw,
+                           int64_t sh, int64_t sw, int64_t pt, int64_t pl) {
+  if (x.ndim() != 4 || y.ndim() != 4 || x.shape(0) != y.shape(0) || x.shape(1) != y.shape(1))
+    throw py::value_error("pooling: x and y must be (N, C, H, W) with equal N and C");
+  if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || pt < 0 || pl < 0 || 2 * pt > kh || 2 * pl > kw)
+    throw py::value_error("pooling: invalid kernel, stride or padding");
+  PoolGeometry g{x.shape(0) * x.shape(1), x.shape(2), x.shape(3), y.shape(2), y.shape(3),
+                 kh, kw, sh, sw, pt, pl};
+  // Windows must start inside the padded input: the last one begins at (ho-1)*sh - pt.
+  if (g.ho > 0 && ((g.ho - 1) * sh - pt >= g.h || (g.wo - 1) * sw - pl >= g.w))
+    throw py::value_error("pooling: output larger than the input and padding allow");
+  return g;
+}
+
+void bind_pooling(py::module_& m) {
+  m.def("max_pool2d_forward", [](const py::array& x, py::array& y, py::array& argmax,
+                                 int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
+                                 int64_t pl) {
+    require_contiguous(x, "x");
+    require_contiguous(y, "y");
+    require_contiguous(argmax, "argmax");
+    require_writeable(y, "y");
+    require_writeable(argmax, "argmax");
+    if (!has_dtype<int64_t>(argmax) || argmax.size() != y.size())
+      throw py::type_error("argmax must be int64 with as many elements as y");
+    if (!x.dtype().is(y.dtype())) throw py::type_error("y must have the dtype of x");
+    const PoolGeometry g = pool_geometry(x, y, kh, kw, sh, sw, pt, pl);
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      T* yp = mptr<T>(y);
+      int64_t* ap = mptr<int64_t>(argmax);
+      py::gil_scoped_release nogil;
+      max_pool2d_forward(g, xp, yp, ap);
+    });
+  });
+  m.def("max_pool2d_backward", [](const py::array& dy, const py::array& argmax, py::array& dx) {
+    require_contiguous(dy, "dy");
+    require_contiguous(argmax, "argmax");
+    require_contiguous(dx, "dx");
+    require_writeable(dx, "dx");
+    if (!has_dtype<int64_t>(argmax) || argmax.size() != dy.size())
+      throw py::type_error("argmax must be int64 with as many elements as dy");
+    if (!dx.dtype().is(dy.dtype())) throw py::type_error("dx must have the dtype of dy");
+    if (dy.ndim() != 4 || dx.ndim() != 4 || dy.shape(0) != dx.shape(0) || dy.shape(1) != dx.shape(1))
+      throw py::value_error("max_pool2d_backward: dy and dx must be (N, C, ., .) alike");
+    PoolGeometry g{dx.shape(0) * dx.shape(1), dx.shape(2), dx.shape(3), dy.shape(2), dy.shape(3),
+                   1, 1, 1, 1, 0, 0};
+    // An index outside the plane would write out of bounds: check, do not trust.
+    const int64_t* ap = cptr<int64_t>(argmax);
+    const int64_t plane = g.h * g.w;
+    for (int64_t i = 0; i < argmax.size(); ++i)
+      if (ap[i] < 0 || ap[i] >= plane) throw py::value_error("argmax holds an index outside the input plane");
+    dispatch_float(dy, "dy", [&](auto zero) {
+      using T = decltype(zero);
+      const T* dp = cptr<T>(dy);
+      T* xp = mptr<T>(dx);
+      py::gil_scoped_release nogil;
+      max_pool2d_backward(g, dp, ap, xp);
+    });
+  });
+  m.def("avg_pool2d_forward", [](const py::array& x, py::array& y, int64_t kh, int64_t kw,
+                                 int64_t sh, int64_t sw, int64_t pt, int64_t pl, bool include_pad) {
+    require_contiguous(x, "x");
+    require_contiguous(y, "y");
+    require_writeable(y, "y");
+    if (!x.dtype().is(y.dtype())) throw py::type_error("y must have the dtype of x");
+    const PoolGeometry g = pool_geometry(x, y, kh, kw, sh, sw, pt, pl);
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      T* yp = mptr<T>(y);
+      py::gil_scoped_release nogil;
+      avg_pool2d_forward(g, include_pad, xp, yp);
+    });
+  });
+  m.def("avg_pool2d_backward", [](const py::array& dy, py::array& dx, int64_t kh, int64_t kw,
+                                  int64_t sh, int64_t sw, int64_t pt, int64_t pl, bool include_pad) {
+    require_contiguous(dy, "dy");
+    require_contiguous(dx, "dx");
+    require_writeable(dx, "dx");
+    if (!dx.dtype().is(dy.dtype())) throw py::type_error("dx must have the dtype of dy");
+    const PoolGeometry g = pool_geometry(dx, dy, kh, kw, sh, sw, pt, pl);
+    dispatch_float(dy, "dy", [&](auto zero) {
+      using T = decltype(zero);
+      const T* dp = cptr<T>(dy);
+      T* xp = mptr<T>(dx);
+      py::gil_scoped_release nogil;
+      avg_pool2d_backward(g, include_pad, dp, xp);
+    });
+  });
+}
+
+void bind_softmax(py::module_& m) {
+  auto rows = [](const py::array& x, const py::array& y) {
+    require_contiguous(x, "x");
+    require_contiguous(y, "out");
+    require_writeable(y, "out");
+    require_same(x, y, "x", "out");
+    if (x.ndim() != 2) throw py::value_error("x must be 2-D (N, C)");
+  };
+  m.def("softmax", [rows](const py::array& x, py::array& y) {
+    rows(x, y);
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      T* yp = mptr<T>(y);
+      py::gil_scoped_release nogil;
+      softmax(xp, yp, x.shape(0), x.shape(1));
+    });
+  });
+  m.def("log_softmax", [rows](const py::array& x, py::array& y) {
+    rows(x, y);
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      T* yp = mptr<T>(y);
+      py::gil_scoped_release nogil;
+      log_softmax(xp, yp, x.shape(0), x.shape(1));
+    });
+  });
+  m.def("softmax_cross_entropy", [rows](const py::array& x, const py::array& labels,
+                                        py::array& dx) {
+    rows(x, dx);
+    require_contiguous(labels, "labels");
+    if (!has_dtype<int64_t>(labels) || labels.ndim() != 1 || labels.shape(0) != x.shape(0))
+      throw py::type_error("labels must be int64 of shape (N,)");
+    if (x.shape(0) < 1 || x.shape(1) < 1) throw py::value_error("x must be at least 1 x 1");
+    const int64_t* lp = cptr<int64_t>(labels);
+    for (int64_t i = 0; i < labels.shape(0); ++i)
+      if (lp[i] < 0 || lp[i] >= x.shape(1)) throw py::value_error("labels out of range [0, C)");
+    double loss = 0;
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      T* dp = mptr<T>(dx);
+      py::gil_scoped_release nogil;
+      loss = double(softmax_cross_entropy(xp, lp, dp, x.shape(0), x.shape(1)));
+    });
+    return loss;
+  });
+}
+
 struct PooledBlock {
   void* data;
   size_t capacity;
@@ -185,4 +331,6 @@ PYBIND11_MODULE(_cpu, m) {
   bind_activations(m);
   bind_gemm(m);
   bind_pool(m);
+  bind_pooling(m);
+  bind_softmax(m);
 }

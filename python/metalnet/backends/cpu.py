@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _cpu  # ImportError here makes the registry fall back to the numpy backend
+from .. import _args, _cpu  # ImportError here makes the registry fall back to the numpy backend
 from .. import reference
 from .._memory import empty
 from ._registry import PRIMITIVES
@@ -26,6 +26,62 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
         np.copyto(out, c)  # the kernel updates in place; c itself stays untouched
     _cpu.gemm(a, b, out, alpha, beta, trans_a, trans_b)
     return out
+
+
+def _pool_out(x_shape, kernel, stride, padding):
+    ho, wo = _args.pool_out_hw(x_shape[2], x_shape[3], kernel, stride, padding)
+    return tuple(x_shape[:2]) + (ho, wo)
+
+
+def _pool_geometry(kernel, stride, padding):
+    """(kh, kw, sh, sw, top, left): the kernel needs only the leading pads; the output shape
+    already encodes the trailing ones."""
+    return (*kernel, *stride, padding[0], padding[2])
+
+
+def max_pool2d_forward(x, kernel_size, *, stride=None, padding=0):
+    shape = _pool_out(x.shape, kernel_size, stride, padding)
+    y, argmax = empty(shape, x.dtype), empty(shape, np.int64)
+    _cpu.max_pool2d_forward(x, y, argmax, *_pool_geometry(kernel_size, stride, padding))
+    return y, argmax
+
+
+def max_pool2d_backward(dy, argmax, x_shape):
+    dx = empty(x_shape, dy.dtype)
+    _cpu.max_pool2d_backward(dy, argmax, dx)
+    return dx
+
+
+def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=0, count_include_pad=True):
+    y = empty(_pool_out(x.shape, kernel_size, stride, padding), x.dtype)
+    _cpu.avg_pool2d_forward(x, y, *_pool_geometry(kernel_size, stride, padding), count_include_pad)
+    return y
+
+
+def avg_pool2d_backward(dy, x_shape, kernel_size, *, stride=None, padding=0,
+                        count_include_pad=True):
+    dx = empty(x_shape, dy.dtype)
+    _cpu.avg_pool2d_backward(dy, dx, *_pool_geometry(kernel_size, stride, padding),
+                             count_include_pad)
+    return dx
+
+
+def softmax(x):
+    out = empty(x.shape, x.dtype)
+    _cpu.softmax(x, out)
+    return out
+
+
+def log_softmax(x):
+    out = empty(x.shape, x.dtype)
+    _cpu.log_softmax(x, out)
+    return out
+
+
+def softmax_cross_entropy(logits, labels):
+    dlogits = empty(logits.shape, logits.dtype)
+    loss = _cpu.softmax_cross_entropy(logits, labels, dlogits)
+    return logits.dtype.type(loss), dlogits
 
 
 def relu_forward(x):

@@ -1,0 +1,166 @@
+// Pooling: one thread per group of (n, c) planes; inside a plane, each output row is built by
+// sweeping the window offsets (r, s) in row-major order and, for each, updating all outputs of
+// the row at once -- a unit- or constant-stride loop over ow that the compiler vectorises.
+#include "metalnet/pooling.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "metalnet/dispatch.h"
+
+namespace metalnet {
+namespace {
+
+// Outputs ow whose window column ow*sw - pl + s falls inside [0, W): [lo, hi).
+METALNET_INLINE void valid_cols(const PoolGeometry& g, int64_t s, int64_t& lo, int64_t& hi) {
+  const int64_t first = g.pl - s;  // ow*sw >= pl - s
+  lo = first <= 0 ? 0 : (first + g.sw - 1) / g.sw;
+  const int64_t last = g.w - 1 + g.pl - s;  // ow*sw <= W - 1 + pl - s
+  hi = last < 0 ? 0 : std::min(g.wo, last / g.sw + 1);
+}
+
+METALNET_INLINE void valid_rows(const PoolGeometry& g, int64_t oh, int64_t& h0, int64_t& h1) {
+  const int64_t top = oh * g.sh - g.pt;
+  h0 = std::max<int64_t>(top, 0);
+  h1 = std::min<int64_t>(top + g.kh, g.h);
+}
+
+// Plane-parallel loop: enough planes per thread that a thread gets >= 32K elements.
+template <class Body>
+void over_planes(const PoolGeometry& g, const Body& body) {
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.h * g.w));
+  parallel_simd(g.planes, grain, body, 1);
+}
+
+}  // namespace
+
+template <class T>
+void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax) {
+  over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+    std::vector<T> best(g.wo);
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* plane = x + p * g.h * g.w;
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        T* yr = y + (p * g.ho + oh) * g.wo;
+        int64_t* ar = argmax + (p * g.ho + oh) * g.wo;
+        for (int64_t ow = 0; ow < g.wo; ++ow) ar[ow] = -1;  // "no cell yet"
+        int64_t h0, h1;
+        valid_rows(g, oh, h0, h1);
+        for (int64_t h = h0; h < h1; ++h) {
+          for (int64_t s = 0; s < g.kw; ++s) {
+            int64_t lo, hi;
+            valid_cols(g, s, lo, hi);
+            const int64_t shift = s - g.pl;
+            T* bp = best.data();
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const int64_t w = ow * g.sw + shift;
+              const T v = plane[h * g.w + w];
+              // Strict > keeps the first maximum; a NaN wins over numbers, as in the reference.
+              const bool take = ar[ow] < 0 || v > bp[ow] || (v != v && bp[ow] == bp[ow]);
+              bp[ow] = take ? v : bp[ow];
+              ar[ow] = take ? h * g.w + w : ar[ow];
+            }
+          }
+        }
+        std::memcpy(yr, best.data(), sizeof(T) * g.wo);
+      }
+    }
+  });
+}
+
+template <class T>
+void max_pool2d_backward(const PoolGeometry& g, const T* dy, const int64_t* argmax, T* dx) {
+  over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* plane = dx + p * g.h * g.w;
+      std::fill(plane, plane + g.h * g.w, T(0));
+      const int64_t n_out = g.ho * g.wo;
+      const T* d = dy + p * n_out;
+      const int64_t* a = argmax + p * n_out;
+      for (int64_t i = 0; i < n_out; ++i) plane[a[i]] += d[i];  // overlapping windows add up
+    }
+  });
+}
+
+// 1 / (cells counted) for each output of row oh.
+template <class T>
+METALNET_INLINE void avg_scale(const PoolGeometry& g, bool include_pad, int64_t oh, T* scale) {
+  if (include_pad) {
+    for (int64_t ow = 0; ow < g.wo; ++ow) scale[ow] = T(1) / T(g.kh * g.kw);
+    return;
+  }
+  int64_t h0, h1;
+  valid_rows(g, oh, h0, h1);
+  for (int64_t ow = 0; ow < g.wo; ++ow) {
+    const int64_t left = ow * g.sw - g.pl;
+    const int64_t cols = std::min<int64_t>(left + g.kw, g.w) - std::max<int64_t>(left, 0);
+    scale[ow] = T(1) / T((h1 - h0) * cols);
+  }
+}
+
+template <class T>
+void avg_pool2d_forward(const PoolGeometry& g, bool include_pad, const T* x, T* y) {
+  over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+    std::vector<T> scale(g.wo);
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* plane = x + p * g.h * g.w;
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        T* yr = y + (p * g.ho + oh) * g.wo;
+        std::fill(yr, yr + g.wo, T(0));
+        int64_t h0, h1;
+        valid_rows(g, oh, h0, h1);
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t s = 0; s < g.kw; ++s) {
+            int64_t lo, hi;
+            valid_cols(g, s, lo, hi);
+            const int64_t base = h * g.w + s - g.pl;
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += plane[base + ow * g.sw];
+          }
+        avg_scale(g, include_pad, oh, scale.data());
+        for (int64_t ow = 0; ow < g.wo; ++ow) yr[ow] *= scale[ow];
+      }
+    }
+  });
+}
+
+template <class T>
+void avg_pool2d_backward(const PoolGeometry& g, bool include_pad, const T* dy, T* dx) {
+  over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+    std::vector<T> share(g.wo);
+    for (int64_t p = p0; p < p1; ++p) {
+      T* plane = dx + p * g.h * g.w;
+      std::fill(plane, plane + g.h * g.w, T(0));
+      for (int64_t oh = 0; oh < g.ho; ++oh) {
+        const T* dr = dy + (p * g.ho + oh) * g.wo;
+        avg_scale(g, include_pad, oh, share.data());
+        for (int64_t ow = 0; ow < g.wo; ++ow) share[ow] *= dr[ow];
+        int64_t h0, h1;
+        valid_rows(g, oh, h0, h1);
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t s = 0; s < g.kw; ++s) {
+            int64_t lo, hi;
+            valid_cols(g, s, lo, hi);
+            const int64_t base = h * g.w + s - g.pl;
+            // Distinct ow hit distinct columns for a fixed s (stride >= 1): no conflicts.
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) plane[base + ow * g.sw] += share[ow];
+          }
+      }
+    }
+  });
+}
+
+#define METALNET_INSTANTIATE(T)                                                               \
+  template void max_pool2d_forward<T>(const PoolGeometry&, const T*, T*, int64_t*);           \
+  template void max_pool2d_backward<T>(const PoolGeometry&, const T*, const int64_t*, T*);    \
+  template void avg_pool2d_forward<T>(const PoolGeometry&, bool, const T*, T*);               \
+  template void avg_pool2d_backward<T>(const PoolGeometry&, bool, const T*, T*);
+METALNET_INSTANTIATE(float)
+METALNET_INSTANTIATE(double)
+#undef METALNET_INSTANTIATE
+
+}  // namespace metalnet
