@@ -104,7 +104,7 @@ void launch(Act act, const T* a, const T* b, T* out, int64_t n, T slope, cudaStr
   const bool vec = aligned16(a) && aligned16(out) && (!Backward || aligned16(b));
   const int grid = grid_for(vec ? n / Vec<T>::width + 1 : n, block);
   activation_kernel<T, Backward><<<grid, block, 0, stream>>>(act, a, b, out, n, slope, vec);
-  check_launch(kernel_name(act, Backward));
+  check_launch(kernel_name(act, Backward), stream);
 }
 
 }  // namespace

@@ -5,14 +5,19 @@
 // checked shapes, dtypes and devices; this side checks pointers are non-null when work is to do.
 // Compiled by the host compiler: nvcc only sees the kernels.
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "activations.h"
 #include "check.h"
+#include "gemm.h"
+#include "pooling.h"
+#include "softmax.h"
 
 namespace py = pybind11;
 using namespace metalnet::cuda;
@@ -67,6 +72,153 @@ void backward(const std::string& act, const std::string& dtype, std::uintptr_t d
                                 as_ptr<double>(dx, n, "out"), n, slope, as_stream(stream));
 }
 
+// ------------------------------------------------------------------------------------ gemm
+// out (M, N) = alpha * op(a) @ op(b) + beta * c; c = 0 means no c. config: SGEMM tile
+// configuration (-1 automatic; 0..kSgemmConfigs-1 forced; float32 only).
+void gemm_binding(const std::string& dtype, std::uintptr_t a, std::uintptr_t b, std::uintptr_t c,
+                  std::uintptr_t out, int64_t m, int64_t n, int64_t k, double alpha, double beta,
+                  bool trans_a, bool trans_b, std::uintptr_t stream, int config) {
+  require_float(dtype);
+  if (m < 0 || n < 0 || k < 0) throw py::value_error("gemm: negative dimension");
+  if (config < -1 || config >= kSgemmConfigs)
+    throw py::value_error("gemm: config must be -1 (automatic) or 0.." +
+                          std::to_string(kSgemmConfigs - 1));
+  if (config != -1 && dtype != "float32")
+    throw py::value_error("gemm: config applies to float32 only");
+  const int64_t mn = m * n, mk = m * k, kn = k * n;
+  const bool use_c = c != 0 && beta != 0.0;
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    sgemm_with_config(as_ptr<const float>(a, mk * (mn > 0), "a"),
+                      as_ptr<const float>(b, kn * (mn > 0), "b"),
+                      use_c ? as_ptr<const float>(c, mn, "c") : nullptr,
+                      as_ptr<float>(out, mn, "out"), m, n, k, float(alpha), float(beta), trans_a,
+                      trans_b, config, as_stream(stream));
+  else
+    gemm<double>(as_ptr<const double>(a, mk * (mn > 0), "a"),
+                 as_ptr<const double>(b, kn * (mn > 0), "b"),
+                 use_c ? as_ptr<const double>(c, mn, "c") : nullptr,
+                 as_ptr<double>(out, mn, "out"), m, n, k, alpha, beta, trans_a, trans_b,
+                 as_stream(stream));
+}
+
+// --------------------------------------------------------------------------------- pooling
+// geometry = (planes, H, W, Ho, Wo, kh, kw, sh, sw, top, left), planes = N * C.
+PoolGeometry parse_geometry(const std::vector<int64_t>& g) {
+  if (g.size() != 11)
+    throw py::value_error("pooling geometry must be (planes, H, W, Ho, Wo, kh, kw, sh, sw, top, "
+                          "left), got " + std::to_string(g.size()) + " values");
+  for (size_t i = 1; i < g.size(); ++i)
+    if (g[i] < 0 || g[i] > INT32_MAX) throw py::value_error("pooling geometry out of range");
+  if (g[0] < 0) throw py::value_error("pooling geometry: negative plane count");
+  return PoolGeometry{g[0], int(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5]),
+                      int(g[6]), int(g[7]), int(g[8]), int(g[9]), int(g[10])};
+}
+
+int64_t in_size(const PoolGeometry& g) { return g.planes * g.h * g.w; }
+int64_t out_size(const PoolGeometry& g) { return g.planes * g.ho * g.wo; }
+
+void max_pool_forward_binding(const std::string& dtype, std::uintptr_t x, std::uintptr_t y,
+                              std::uintptr_t argmax, const std::vector<int64_t>& geometry,
+                              std::uintptr_t stream) {
+  require_float(dtype);
+  const PoolGeometry g = parse_geometry(geometry);
+  const int64_t ni = in_size(g), no = out_size(g);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    max_pool2d_forward<float>(as_ptr<const float>(x, ni, "x"), as_ptr<float>(y, no, "out"),
+                              as_ptr<int64_t>(argmax, no, "argmax"), g, as_stream(stream));
+  else
+    max_pool2d_forward<double>(as_ptr<const double>(x, ni, "x"), as_ptr<double>(y, no, "out"),
+                               as_ptr<int64_t>(argmax, no, "argmax"), g, as_stream(stream));
+}
+
+void max_pool_backward_binding(const std::string& dtype, std::uintptr_t dy,
+                               std::uintptr_t argmax, std::uintptr_t dx,
+                               const std::vector<int64_t>& geometry, std::uintptr_t stream) {
+  require_float(dtype);
+  const PoolGeometry g = parse_geometry(geometry);
+  const int64_t ni = in_size(g), no = out_size(g);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    max_pool2d_backward<float>(as_ptr<const float>(dy, no, "dy"),
+                               as_ptr<const int64_t>(argmax, no, "argmax"),
+                               as_ptr<float>(dx, ni, "out"), g, as_stream(stream));
+  else
+    max_pool2d_backward<double>(as_ptr<const double>(dy, no, "dy"),
+                                as_ptr<const int64_t>(argmax, no, "argmax"),
+                                as_ptr<double>(dx, ni, "out"), g, as_stream(stream));
+}
+
+void avg_pool_forward_binding(const std::string& dtype, std::uintptr_t x, std::uintptr_t y,
+                              const std::vector<int64_t>& geometry, bool count_include_pad,
+                              std::uintptr_t stream) {
+  require_float(dtype);
+  const PoolGeometry g = parse_geometry(geometry);
+  const int64_t ni = in_size(g), no = out_size(g);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    avg_pool2d_forward<float>(as_ptr<const float>(x, ni, "x"), as_ptr<float>(y, no, "out"), g,
+                              count_include_pad, as_stream(stream));
+  else
+    avg_pool2d_forward<double>(as_ptr<const double>(x, ni, "x"), as_ptr<double>(y, no, "out"), g,
+                               count_include_pad, as_stream(stream));
+}
+
+void avg_pool_backward_binding(const std::string& dtype, std::uintptr_t dy, std::uintptr_t dx,
+                               const std::vector<int64_t>& geometry, bool count_include_pad,
+                               std::uintptr_t stream) {
+  require_float(dtype);
+  const PoolGeometry g = parse_geometry(geometry);
+  const int64_t ni = in_size(g), no = out_size(g);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    avg_pool2d_backward<float>(as_ptr<const float>(dy, no, "dy"), as_ptr<float>(dx, ni, "out"), g,
+                               count_include_pad, as_stream(stream));
+  else
+    avg_pool2d_backward<double>(as_ptr<const double>(dy, no, "dy"),
+                                as_ptr<double>(dx, ni, "out"), g, count_include_pad,
+                                as_stream(stream));
+}
+
+// --------------------------------------------------------------------------------- softmax
+void softmax_binding(const std::string& dtype, std::uintptr_t x, std::uintptr_t y, int64_t rows,
+                     int64_t cols, bool log, std::uintptr_t stream) {
+  require_float(dtype);
+  if (rows < 0 || cols < 0) throw py::value_error("softmax: negative shape");
+  const int64_t n = rows * cols;
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    softmax_rows<float>(as_ptr<const float>(x, n, "x"), as_ptr<float>(y, n, "out"), rows, cols,
+                        log, as_stream(stream));
+  else
+    softmax_rows<double>(as_ptr<const double>(x, n, "x"), as_ptr<double>(y, n, "out"), rows, cols,
+                         log, as_stream(stream));
+}
+
+// row_loss: N float64 scratch; loss: one element of the logits dtype.
+void softmax_xent_binding(const std::string& dtype, std::uintptr_t logits, std::uintptr_t labels,
+                          std::uintptr_t dlogits, std::uintptr_t row_loss, std::uintptr_t loss,
+                          int64_t rows, int64_t cols, std::uintptr_t stream) {
+  require_float(dtype);
+  if (rows < 1 || cols < 1)
+    throw py::value_error("softmax_cross_entropy: needs at least one row and one column");
+  const int64_t n = rows * cols;
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    softmax_cross_entropy<float>(as_ptr<const float>(logits, n, "logits"),
+                                 as_ptr<const int64_t>(labels, rows, "labels"),
+                                 as_ptr<float>(dlogits, n, "dlogits"),
+                                 as_ptr<double>(row_loss, rows, "row_loss"),
+                                 as_ptr<float>(loss, 1, "loss"), rows, cols, as_stream(stream));
+  else
+    softmax_cross_entropy<double>(as_ptr<const double>(logits, n, "logits"),
+                                  as_ptr<const int64_t>(labels, rows, "labels"),
+                                  as_ptr<double>(dlogits, n, "dlogits"),
+                                  as_ptr<double>(row_loss, rows, "row_loss"),
+                                  as_ptr<double>(loss, 1, "loss"), rows, cols, as_stream(stream));
+}
+
 // (count, message): count is -1 with the CUDA error when no device can be used.
 py::tuple device_status() {
   int count = 0;
@@ -106,4 +258,27 @@ PYBIND11_MODULE(_cuda, m) {
         py::arg("out"), py::arg("n"), py::arg("slope"), py::arg("stream"));
   m.def("activation_backward", &backward, py::arg("act"), py::arg("dtype"), py::arg("dy"),
         py::arg("saved"), py::arg("out"), py::arg("n"), py::arg("slope"), py::arg("stream"));
+  m.def("gemm", &gemm_binding, py::arg("dtype"), py::arg("a"), py::arg("b"), py::arg("c"),
+        py::arg("out"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("alpha"),
+        py::arg("beta"), py::arg("trans_a"), py::arg("trans_b"), py::arg("stream"),
+        py::arg("config") = -1,
+        "out = alpha * op(a) @ op(b) + beta * c on device pointers (c = 0: none).");
+  m.def("sgemm_config", [](int64_t m, int64_t n, int64_t k, bool vectorised) {
+    return std::string(sgemm_config(m, n, k, vectorised));
+  }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("vectorised") = true,
+        "Name of the SGEMM kernel configuration chosen for an (m, n, k) product.");
+  m.attr("sgemm_configs") = kSgemmConfigs;
+  m.def("max_pool2d_forward", &max_pool_forward_binding, py::arg("dtype"), py::arg("x"),
+        py::arg("out"), py::arg("argmax"), py::arg("geometry"), py::arg("stream"));
+  m.def("max_pool2d_backward", &max_pool_backward_binding, py::arg("dtype"), py::arg("dy"),
+        py::arg("argmax"), py::arg("out"), py::arg("geometry"), py::arg("stream"));
+  m.def("avg_pool2d_forward", &avg_pool_forward_binding, py::arg("dtype"), py::arg("x"),
+        py::arg("out"), py::arg("geometry"), py::arg("count_include_pad"), py::arg("stream"));
+  m.def("avg_pool2d_backward", &avg_pool_backward_binding, py::arg("dtype"), py::arg("dy"),
+        py::arg("out"), py::arg("geometry"), py::arg("count_include_pad"), py::arg("stream"));
+  m.def("softmax", &softmax_binding, py::arg("dtype"), py::arg("x"), py::arg("out"),
+        py::arg("rows"), py::arg("cols"), py::arg("log"), py::arg("stream"));
+  m.def("softmax_cross_entropy", &softmax_xent_binding, py::arg("dtype"), py::arg("logits"),
+        py::arg("labels"), py::arg("dlogits"), py::arg("row_loss"), py::arg("loss"),
+        py::arg("rows"), py::arg("cols"), py::arg("stream"));
 }

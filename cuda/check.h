@@ -1,9 +1,16 @@
 // Error handling for every CUDA call and launch: a failure becomes a C++ exception naming what
 // failed, which pybind11 turns into a Python RuntimeError.
+//
+// Kernels run asynchronously, so a fault inside one (an illegal address) normally surfaces at
+// some later call. With METALNET_CUDA_SYNC=1 in the environment every launch is followed by a
+// synchronisation of its stream, and the error names the kernel that faulted (slow; for
+// debugging and for the tests that check the error names the kernel).
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -15,7 +22,24 @@ inline void check(cudaError_t err, const char* what) {
                              cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")");
 }
 
+inline bool sync_after_launch() {
+  static const bool on = [] {
+    const char* v = std::getenv("METALNET_CUDA_SYNC");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
 // After a <<<>>> launch: configuration errors show up here, not at the launch line.
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+// The same, and under METALNET_CUDA_SYNC=1 also the kernel's own execution errors.
+inline void check_launch(const char* kernel, cudaStream_t stream) {
+  check(cudaGetLastError(), kernel);
+  if (sync_after_launch()) check(cudaStreamSynchronize(stream), kernel);
+}
+
+// Launch limits shared by the launchers.
+constexpr long long kMaxGridY = 65535;
 
 }  // namespace metalnet::cuda
