@@ -6,6 +6,7 @@ have either are listed with IMPLEMENTATIONS = None and raise NotImplementedError
 """
 from __future__ import annotations
 
+from .. import _args
 from ..reference import LSTMCache
 from ._gpu import import_cupy, missing
 from ._registry import PRIMITIVES
@@ -25,6 +26,160 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     return out
 
 
+# ------------------------------------------------------------------ convolution (im2col)
+# The reference's algorithms on CuPy arrays: one strided slice of the padded input per kernel
+# offset (im2col), then one tensor contraction (cuBLAS) over (C, R, S).
+
+def _window(start, step, count):
+    return slice(start, start + step * (count - 1) + 1, step)
+
+
+def _pad(x, padding, value=0):
+    top, bottom, left, right = padding
+    if not any(padding):
+        return x
+    return cp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode="constant",
+                  constant_values=value)
+
+
+def _im2col(x_padded, r, s, stride, dilation, h_out, w_out):
+    """(N, C, Hp, Wp) -> (N, C, R, S, H_out, W_out), cols[..., i, j, p, q] = xp[p*sh + i*dh, ...]."""
+    (sh, sw), (dh, dw) = stride, dilation
+    n, c = x_padded.shape[:2]
+    cols = cp.empty((n, c, r, s, h_out, w_out), dtype=x_padded.dtype)
+    for i in range(r):
+        for j in range(s):
+            cols[:, :, i, j] = x_padded[:, :, _window(i * dh, sh, h_out), _window(j * dw, sw, w_out)]
+    return cols
+
+
+def conv2d_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)):
+    k, _, r, s = w.shape
+    h_out, w_out = _args.conv_out_hw(x.shape[2], x.shape[3], (r, s), stride, padding, dilation)
+    cols = _im2col(_pad(x, padding), r, s, stride, dilation, h_out, w_out)
+    y = cp.tensordot(cols, w, axes=([1, 2, 3], [1, 2, 3])).transpose(0, 3, 1, 2)  # (N, K, Ho, Wo)
+    if b is not None:
+        y = y + b.reshape(1, k, 1, 1)
+    return cp.ascontiguousarray(y, dtype=x.dtype)
+
+
+def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)):
+    _, _, h, wd = x.shape
+    _, _, r, s = w.shape
+    h_out, w_out = dy.shape[2:]
+    (sh, sw), (dh, dw_), (top, _, left, _) = stride, dilation, padding
+    db = dy.sum(axis=(0, 2, 3))
+    x_padded = _pad(x, padding)
+    cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
+    dw = cp.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5]))        # (K, C, R, S)
+    dcols = cp.tensordot(w, dy, axes=([0], [1]))                      # (C, R, S, N, Ho, Wo)
+    dx_padded = cp.zeros(x_padded.shape, dtype=x.dtype)
+    for i in range(r):
+        for j in range(s):
+            dx_padded[:, :, _window(i * dh, sh, h_out), _window(j * dw_, sw, w_out)] += (
+                dcols[:, i, j].transpose(1, 0, 2, 3))
+    dx = dx_padded[:, :, top:top + h, left:left + wd]
+    return (cp.ascontiguousarray(dx, dtype=x.dtype), cp.ascontiguousarray(dw, dtype=x.dtype),
+            cp.ascontiguousarray(db, dtype=x.dtype))
+
+
+# ------------------------------------------------------------------------------- pooling
+# The reference's window walk: one strided slice per window offset, so every step is one
+# elementwise CuPy operation over all (n, c, p, q) at once.
+
+def _pool_geometry(x_shape, kernel_size, stride, padding):
+    kernel = _args.pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _args.pair(stride, "stride")
+    padding = _args.padding4(padding)
+    h_out, w_out = _args.pool_out_hw(x_shape[2], x_shape[3], kernel, stride, padding)
+    return kernel, stride, padding, h_out, w_out
+
+
+def max_pool2d_forward(x, kernel_size, *, stride=None, padding=(0, 0, 0, 0)):
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), padding, h_out, w_out = _pool_geometry(x.shape, kernel_size, stride,
+                                                               padding)
+    top, _, left, _ = padding
+    x_padded = _pad(x, padding)
+    is_real = _pad(cp.ones((1, 1, h, w), dtype=bool), padding, value=False)
+    best = cp.zeros((n, c, h_out, w_out), dtype=x.dtype)
+    argmax = cp.full((n, c, h_out, w_out), -1, dtype=cp.int64)
+    for i in range(kh):
+        in_row = cp.arange(h_out, dtype=cp.int64) * sh + (i - top)
+        for j in range(kw):
+            value = x_padded[:, :, _window(i, sh, h_out), _window(j, sw, w_out)]
+            real = is_real[:, :, _window(i, sh, h_out), _window(j, sw, w_out)]
+            in_col = cp.arange(w_out, dtype=cp.int64) * sw + (j - left)
+            flat = in_row[:, None] * w + in_col[None, :]
+            better = (value > best) | (cp.isnan(value) & ~cp.isnan(best))
+            take = real & ((argmax < 0) | better)   # first real cell, then strictly better
+            best = cp.where(take, value, best)
+            argmax = cp.where(take, flat, argmax)
+    return cp.ascontiguousarray(best), cp.ascontiguousarray(argmax)
+
+
+def _scatter_add(target, index, values):
+    if hasattr(cp, "add") and hasattr(cp.add, "at"):
+        cp.add.at(target, index, values)
+    else:  # older CuPy
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
+def max_pool2d_backward(dy, argmax, x_shape):
+    n, c, h, w = (int(v) for v in x_shape)
+    planes = n * c
+    dx = cp.zeros(planes * h * w, dtype=dy.dtype)
+    if planes and dy.size:
+        offsets = cp.arange(planes, dtype=cp.int64)[:, None] * (h * w)
+        flat = (argmax.reshape(planes, -1) + offsets).ravel()
+        _scatter_add(dx, flat, dy.ravel())
+    return dx.reshape(n, c, h, w)
+
+
+def _avg_divisor(h, w, kernel, stride, padding, h_out, w_out, count_include_pad, dtype):
+    kh, kw = kernel
+    if count_include_pad:
+        return dtype.type(kh * kw)
+    (sh, sw), (top, _, left, _) = stride, padding
+    rows = cp.arange(h_out) * sh - top
+    cols = cp.arange(w_out) * sw - left
+    real_rows = cp.minimum(rows + kh, h) - cp.maximum(rows, 0)
+    real_cols = cp.minimum(cols + kw, w) - cp.maximum(cols, 0)
+    return (real_rows[:, None] * real_cols[None, :]).astype(dtype)
+
+
+def avg_pool2d_forward(x, kernel_size, *, stride=None, padding=(0, 0, 0, 0),
+                       count_include_pad=True):
+    n, c, h, w = x.shape
+    kernel, stride, padding, h_out, w_out = _pool_geometry(x.shape, kernel_size, stride, padding)
+    (kh, kw), (sh, sw) = kernel, stride
+    x_padded = _pad(x, padding)
+    total = cp.zeros((n, c, h_out, w_out), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            total += x_padded[:, :, _window(i, sh, h_out), _window(j, sw, w_out)]
+    divisor = _avg_divisor(h, w, kernel, stride, padding, h_out, w_out, count_include_pad,
+                           x.dtype)
+    return cp.ascontiguousarray(total / divisor, dtype=x.dtype)
+
+
+def avg_pool2d_backward(dy, x_shape, kernel_size, *, stride=None, padding=(0, 0, 0, 0),
+                        count_include_pad=True):
+    n, c, h, w = (int(v) for v in x_shape)
+    kernel, stride, padding, h_out, w_out = _pool_geometry((n, c, h, w), kernel_size, stride,
+                                                           padding)
+    (kh, kw), (sh, sw), (top, bottom, left, right) = kernel, stride, padding
+    share = dy / _avg_divisor(h, w, kernel, stride, padding, h_out, w_out, count_include_pad,
+                              dy.dtype)
+    dx_padded = cp.zeros((n, c, h + top + bottom, w + left + right), dtype=dy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx_padded[:, :, _window(i, sh, h_out), _window(j, sw, w_out)] += share
+    return cp.ascontiguousarray(dx_padded[:, :, top:top + h, left:left + w], dtype=dy.dtype)
+
+
+# ---------------------------------------------------------------------------- activations
 def relu_forward(x):
     return cp.where(x < 0, x.dtype.type(0), x)
 
