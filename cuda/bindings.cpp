@@ -133,21 +133,25 @@ void max_pool_forward_binding(const std::string& dtype, std::uintptr_t x, std::u
                                as_ptr<int64_t>(argmax, no, "argmax"), g, as_stream(stream));
 }
 
+// dx (planes, in_plane) from dy and argmax (planes, out_plane): in_plane = H*W, out_plane = Ho*Wo.
 void max_pool_backward_binding(const std::string& dtype, std::uintptr_t dy,
-                               std::uintptr_t argmax, std::uintptr_t dx,
-                               const std::vector<int64_t>& geometry, std::uintptr_t stream) {
+                               std::uintptr_t argmax, std::uintptr_t dx, int64_t planes,
+                               int64_t in_plane, int64_t out_plane, std::uintptr_t stream) {
   require_float(dtype);
-  const PoolGeometry g = parse_geometry(geometry);
-  const int64_t ni = in_size(g), no = out_size(g);
+  if (planes < 0 || in_plane < 1 || out_plane < 0)
+    throw py::value_error("max_pool2d_backward: invalid plane sizes");
+  const int64_t ni = planes * in_plane, no = planes * out_plane;
   py::gil_scoped_release nogil;
   if (dtype == "float32")
     max_pool2d_backward<float>(as_ptr<const float>(dy, no, "dy"),
                                as_ptr<const int64_t>(argmax, no, "argmax"),
-                               as_ptr<float>(dx, ni, "out"), g, as_stream(stream));
+                               as_ptr<float>(dx, ni, "out"), planes, in_plane, out_plane,
+                               as_stream(stream));
   else
     max_pool2d_backward<double>(as_ptr<const double>(dy, no, "dy"),
                                 as_ptr<const int64_t>(argmax, no, "argmax"),
-                                as_ptr<double>(dx, ni, "out"), g, as_stream(stream));
+                                as_ptr<double>(dx, ni, "out"), planes, in_plane, out_plane,
+                                as_stream(stream));
 }
 
 void avg_pool_forward_binding(const std::string& dtype, std::uintptr_t x, std::uintptr_t y,
@@ -271,7 +275,8 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("max_pool2d_forward", &max_pool_forward_binding, py::arg("dtype"), py::arg("x"),
         py::arg("out"), py::arg("argmax"), py::arg("geometry"), py::arg("stream"));
   m.def("max_pool2d_backward", &max_pool_backward_binding, py::arg("dtype"), py::arg("dy"),
-        py::arg("argmax"), py::arg("out"), py::arg("geometry"), py::arg("stream"));
+        py::arg("argmax"), py::arg("out"), py::arg("planes"), py::arg("in_plane"),
+        py::arg("out_plane"), py::arg("stream"));
   m.def("avg_pool2d_forward", &avg_pool_forward_binding, py::arg("dtype"), py::arg("x"),
         py::arg("out"), py::arg("geometry"), py::arg("count_include_pad"), py::arg("stream"));
   m.def("avg_pool2d_backward", &avg_pool_backward_binding, py::arg("dtype"), py::arg("dy"),

@@ -1,5 +1,6 @@
-// Pooling on the GPU: one thread per output element (forward) or per input element (backward,
-// gathering from the windows that cover it), grid-stride loops over all planes. Consecutive
+// Pooling on the GPU: one thread per output element (forwards, max backward) or per input element
+// (average backward, gathering from the windows that cover it), grid-stride loops over all
+// planes. Consecutive
 // threads take consecutive elements of a plane, so reads and writes are coalesced; each thread
 // reads its window through the read-only cache, where neighbouring windows share lines.
 #include <stdexcept>
@@ -63,28 +64,18 @@ __global__ void max_pool_forward_kernel(const T* __restrict__ x, T* __restrict__
   }
 }
 
+// dx was zeroed; each dy element adds itself to the cell its argmax names. Windows that do not
+// overlap (stride >= kernel) never collide; overlapping ones may, hence the atomic add (the
+// order of the additions then varies from run to run, within rounding).
 template <class T>
 __global__ void max_pool_backward_kernel(const T* __restrict__ dy,
                                          const int64_t* __restrict__ argmax, T* __restrict__ dx,
-                                         PoolGeometry g) {
-  const int64_t total = g.planes * g.h * g.w;
+                                         int64_t planes, int64_t in_plane, int64_t out_plane) {
+  const int64_t total = planes * out_plane;
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
        idx += int64_t(gridDim.x) * blockDim.x) {
-    const int col = int(idx % g.w);
-    const int row = int((idx / g.w) % g.h);
-    const int64_t plane = idx / (int64_t(g.h) * g.w);
-    const int64_t base = plane * g.ho * g.wo;
-    const int64_t me = int64_t(row) * g.w + col;
-    int p0, p1, q0, q1;
-    covering(row, g.kh, g.sh, g.top, g.ho, p0, p1);
-    covering(col, g.kw, g.sw, g.left, g.wo, q0, q1);
-    T sum = T(0);
-    for (int p = p0; p <= p1; ++p)
-      for (int q = q0; q <= q1; ++q) {
-        const int64_t o = base + int64_t(p) * g.wo + q;
-        if (__ldg(argmax + o) == me) sum += __ldg(dy + o);
-      }
-    dx[idx] = sum;
+    const int64_t plane = idx / out_plane;
+    atomicAdd(dx + plane * in_plane + __ldg(argmax + idx), __ldg(dy + idx));
   }
 }
 
@@ -161,12 +152,17 @@ void max_pool2d_forward(const T* x, T* y, int64_t* argmax, const PoolGeometry& g
 }
 
 template <class T>
-void max_pool2d_backward(const T* dy, const int64_t* argmax, T* dx, const PoolGeometry& g,
-                         cudaStream_t stream) {
-  check_geometry(g, "max_pool2d_backward");
-  const int64_t total = g.planes * g.h * g.w;
+void max_pool2d_backward(const T* dy, const int64_t* argmax, T* dx, int64_t planes,
+                         int64_t in_plane, int64_t out_plane, cudaStream_t stream) {
+  if (planes < 0 || in_plane < 1 || out_plane < 0)
+    throw std::invalid_argument("max_pool2d_backward: invalid plane sizes");
+  if (planes * in_plane == 0) return;
+  check(cudaMemsetAsync(dx, 0, size_t(planes * in_plane) * sizeof(T), stream),
+        "max_pool2d_backward (zeroing dx)");
+  const int64_t total = planes * out_plane;
   if (total == 0) return;
-  max_pool_backward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(dy, argmax, dx, g);
+  max_pool_backward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(dy, argmax, dx, planes,
+                                                                      in_plane, out_plane);
   check_launch("max_pool2d_backward", stream);
 }
 
@@ -193,7 +189,7 @@ void avg_pool2d_backward(const T* dy, T* dx, const PoolGeometry& g, bool count_i
 
 #define METALNET_POOL_INSTANTIATE(T)                                                            \
   template void max_pool2d_forward<T>(const T*, T*, int64_t*, const PoolGeometry&, cudaStream_t); \
-  template void max_pool2d_backward<T>(const T*, const int64_t*, T*, const PoolGeometry&,        \
+  template void max_pool2d_backward<T>(const T*, const int64_t*, T*, int64_t, int64_t, int64_t, \
                                        cudaStream_t);                                            \
   template void avg_pool2d_forward<T>(const T*, T*, const PoolGeometry&, bool, cudaStream_t);    \
   template void avg_pool2d_backward<T>(const T*, T*, const PoolGeometry&, bool, cudaStream_t);

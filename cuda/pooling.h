@@ -6,9 +6,10 @@
 // [p*sh - top, p*sh - top + kh) x [q*sw - left, q*sw - left + kw) clipped to the plane.
 //
 // Max: argmax (int64) is the flat index h*W + w into the unpadded plane; ties go to the first
-// cell in row-major window order; a NaN wins (the first NaN). Backward gathers: every input cell
-// sums dy over the windows whose argmax names it, in row-major window order (no atomics, every
-// dx element written, deterministic).
+// cell in row-major window order; a NaN wins (the first NaN). Backward knows only the argmax (the
+// primitive's signature carries no window geometry): it zeroes dx and scatters each dy into the
+// cell its argmax names with an atomic add (in_plane = H*W, out_plane = Ho*Wo; argmax values
+// must lie in [0, H*W), which metalnet.ops checks).
 // Average: divisor kh*kw with count_include_pad, else the number of real cells in the window.
 // Backward gathers dy / divisor over the windows covering each input cell.
 #pragma once
@@ -28,8 +29,8 @@ template <class T>
 void max_pool2d_forward(const T* x, T* y, int64_t* argmax, const PoolGeometry& g,
                         cudaStream_t stream);
 template <class T>
-void max_pool2d_backward(const T* dy, const int64_t* argmax, T* dx, const PoolGeometry& g,
-                         cudaStream_t stream);
+void max_pool2d_backward(const T* dy, const int64_t* argmax, T* dx, int64_t planes,
+                         int64_t in_plane, int64_t out_plane, cudaStream_t stream);
 template <class T>
 void avg_pool2d_forward(const T* x, T* y, const PoolGeometry& g, bool count_include_pad,
                         cudaStream_t stream);
