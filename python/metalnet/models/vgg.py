@@ -16,8 +16,10 @@ CONFIGS = {
 
 class VGG(nn.Module):
     """features: the configuration's 3x3 convs (+ BatchNorm2d) and five 2x2 max pools
-    (32 -> 1); classifier: Flatten -> Linear(512, 512) -> ReLU -> Dropout -> Linear(512,
-    num_classes). Channel counts scale with width/64.
+    (32 -> 1); classifier: three fully connected layers as in the paper (so VGG-11 has 8
+    convolutions + 3 linear layers), 512 wide instead of 4096 for small images:
+    Flatten -> Linear(512, 512) -> ReLU -> Dropout -> Linear(512, 512) -> ReLU -> Dropout ->
+    Linear(512, num_classes). Channel counts scale with width/64.
     """
 
     def __init__(self, depth=16, num_classes=10, in_channels=3, batch_norm=True, width=64,
@@ -43,7 +45,8 @@ class VGG(nn.Module):
         side = input_size // 32
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(channels * side * side, channels), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(channels, check_positive(num_classes, "num_classes")))
+            nn.Dropout(dropout), nn.Linear(channels, channels), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(channels, check_positive(num_classes, "num_classes")))
 
     def forward(self, x):
         return self.classifier(self.features(x))
