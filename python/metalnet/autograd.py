@@ -12,6 +12,7 @@ Gradients are plain NumPy/CuPy arrays inside the walk; leaves receive them as Te
 from __future__ import annotations
 
 import contextvars
+import numbers
 
 import numpy as np
 
@@ -166,7 +167,7 @@ def _accumulate(tensor, g, tensor_type):
 # ------------------------------------------------------------------------ array helpers
 def array_module(a):
     """numpy for host arrays, cupy for device arrays (found without importing CuPy)."""
-    if isinstance(a, np.ndarray) or np.isscalar(a):
+    if isinstance(a, (np.ndarray, np.generic, numbers.Number)):
         return np
     if type(a).__module__.split(".")[0] == "cupy":
         import cupy
