@@ -36,36 +36,46 @@ void over_planes(const PoolGeometry& g, const Body& body) {
 
 }  // namespace
 
+// Two sweeps per output row, each a plain vectorisable loop: the maxima first, then the index
+// of the first cell equal to its maximum (row-major window order, so ties go to the first).
+// A NaN in a window makes the maximum NaN, and the first NaN cell is the argmax.
 template <class T>
 void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax) {
   over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
-    std::vector<T> best(g.wo);
     for (int64_t p = p0; p < p1; ++p) {
       const T* plane = x + p * g.h * g.w;
       for (int64_t oh = 0; oh < g.ho; ++oh) {
-        T* yr = y + (p * g.ho + oh) * g.wo;
-        int64_t* ar = argmax + (p * g.ho + oh) * g.wo;
-        for (int64_t ow = 0; ow < g.wo; ++ow) ar[ow] = -1;  // "no cell yet"
+        T* best = y + (p * g.ho + oh) * g.wo;
+        int64_t* where = argmax + (p * g.ho + oh) * g.wo;
         int64_t h0, h1;
         valid_rows(g, oh, h0, h1);
-        for (int64_t h = h0; h < h1; ++h) {
+        std::fill(best, best + g.wo, -std::numeric_limits<T>::infinity());
+        std::fill(where, where + g.wo, int64_t(-1));
+        for (int64_t h = h0; h < h1; ++h)
           for (int64_t s = 0; s < g.kw; ++s) {
             int64_t lo, hi;
             valid_cols(g, s, lo, hi);
-            const int64_t shift = s - g.pl;
-            T* bp = best.data();
+            // Locals, and | & rather than || &&: the loop must stay branch-free and must not
+            // reload the geometry through pointers the compiler fears may alias the output.
+            const int64_t base = h * g.w + s - g.pl, sw = g.sw;
 #pragma omp simd
             for (int64_t ow = lo; ow < hi; ++ow) {
-              const int64_t w = ow * g.sw + shift;
-              const T v = plane[h * g.w + w];
-              // Strict > keeps the first maximum; a NaN wins over numbers, as in the reference.
-              const bool take = ar[ow] < 0 || v > bp[ow] || (v != v && bp[ow] == bp[ow]);
-              bp[ow] = take ? v : bp[ow];
-              ar[ow] = take ? h * g.w + w : ar[ow];
+              const T v = plane[base + ow * sw], b = best[ow];
+              best[ow] = ((v > b) | (v != v)) & (b == b) ? v : b;
             }
           }
-        }
-        std::memcpy(yr, best.data(), sizeof(T) * g.wo);
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t s = 0; s < g.kw; ++s) {
+            int64_t lo, hi;
+            valid_cols(g, s, lo, hi);
+            const int64_t base = h * g.w + s - g.pl, sw = g.sw;
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const T v = plane[base + ow * sw], b = best[ow];
+              const bool hit = (v == b) | ((v != v) & (b != b));
+              where[ow] = hit & (where[ow] < 0) ? base + ow * sw : where[ow];
+            }
+          }
       }
     }
   });
@@ -116,9 +126,9 @@ void avg_pool2d_forward(const PoolGeometry& g, bool include_pad, const T* x, T* 
           for (int64_t s = 0; s < g.kw; ++s) {
             int64_t lo, hi;
             valid_cols(g, s, lo, hi);
-            const int64_t base = h * g.w + s - g.pl;
+            const int64_t base = h * g.w + s - g.pl, sw = g.sw;
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += plane[base + ow * g.sw];
+            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += plane[base + ow * sw];
           }
         avg_scale(g, include_pad, oh, scale.data());
         for (int64_t ow = 0; ow < g.wo; ++ow) yr[ow] *= scale[ow];
@@ -144,10 +154,10 @@ void avg_pool2d_backward(const PoolGeometry& g, bool include_pad, const T* dy, T
           for (int64_t s = 0; s < g.kw; ++s) {
             int64_t lo, hi;
             valid_cols(g, s, lo, hi);
-            const int64_t base = h * g.w + s - g.pl;
+            const int64_t base = h * g.w + s - g.pl, sw = g.sw;
             // Distinct ow hit distinct columns for a fixed s (stride >= 1): no conflicts.
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) plane[base + ow * g.sw] += share[ow];
+            for (int64_t ow = lo; ow < hi; ++ow) plane[base + ow * sw] += share[ow];
           }
       }
     }

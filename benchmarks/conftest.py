@@ -1,0 +1,38 @@
+"""Shared benchmark fixtures: the machine description goes into every JSON report."""
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+import pytest
+
+import metalnet
+
+try:
+    import torch
+except ImportError:  # the PyTorch columns are then absent, and the report says so
+    torch = None
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    info = metalnet.info()
+    machine_info["metalnet"] = {
+        "version": info["version"], "cpu_model": info["cpu"]["model"],
+        "isa": info["cpu"]["active_isa"], "threads": info["cpu"]["threads"],
+        "logical_cores": os.cpu_count(), "numpy": np.__version__,
+        "torch": torch.__version__ if torch else None, "platform": platform.platform(),
+        "gpu": [d["name"] for d in info["cuda"]["devices"]],
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def same_threads():
+    """Every peer gets the same number of threads as metalnet."""
+    if torch is not None:
+        torch.set_num_threads(metalnet.get_num_threads())
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
