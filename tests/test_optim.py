@@ -150,15 +150,15 @@ def test_training_a_linear_model_reduces_the_loss(rng):
     x = Tensor(rng.standard_normal((64, 3)))
     y = Tensor(x.data @ np.array([[1.0], [-2.0], [0.5]]) + 0.3)
     model = nn.Linear(3, 1).double()
-    opt = optim.Adam(model.parameters(), lr=0.1)
+    opt = optim.SGD(model.parameters(), lr=0.2, momentum=0.5)
     losses = []
-    for _ in range(60):
+    for _ in range(100):
         opt.zero_grad()
         loss = nn.MSELoss()(model(x), y)
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[-1] < 1e-3 * losses[0]
+    assert losses[-1] < 1e-6 * losses[0]      # an exact fit exists: the loss goes to 0
 
 
 @pytest.mark.parametrize("build, match", [

@@ -508,8 +508,8 @@ class Tensor:
             full = xp.zeros(src, dtype=g.dtype)
             positions = xp.arange(src[dim]).reshape((-1,) + (1,) * (self.ndim - dim - 1))
             for j in range(index.shape[dim]):
-                pick = xp.take(index, [j], axis=dim)
-                full += (positions == pick) * xp.take(g, [j], axis=dim)
+                at = (slice(None),) * dim + (slice(j, j + 1),)
+                full += (positions == index[at]) * g[at]
             return (full,)
         return _make(xp.take_along_axis(self.data, index, axis=dim), (self,), backward, "Gather")
 
@@ -531,8 +531,11 @@ class Tensor:
 
     def clamp(self, min=None, max=None) -> "Tensor":
         """Clip to [min, max]; the gradient flows where the value was not clipped."""
-        xp, lo, hi = self.xp, min, max
-        y = xp.clip(self.data, lo, hi)
+        xp, lo, hi, y = self.xp, min, max, self.data
+        if lo is not None:
+            y = xp.maximum(y, self.dtype.type(lo))
+        if hi is not None:
+            y = xp.minimum(y, self.dtype.type(hi))
         keep = (y == self.data)
         return _make(y.astype(self.dtype, copy=False), (self,), lambda g: (g * keep,), "Clamp")
 
@@ -643,7 +646,7 @@ def cat(tensors, dim=0) -> Tensor:
     first = tensors[0]
     tensors = [first] + [_operand(t, first, f"tensors[{i + 1}]") for i, t in enumerate(tensors[1:])]
     xp, dim = first.xp, dim % first.ndim
-    bounds = np.cumsum([t.shape[dim] for t in tensors])[:-1]
+    bounds = [int(b) for b in np.cumsum([t.shape[dim] for t in tensors])[:-1]]
 
     def backward(g):
         return tuple(xp.split(g, bounds, axis=dim))
@@ -667,7 +670,7 @@ def unbind(x: Tensor, dim=0):
     """
     dim = dim % x.ndim
     xp, shape = x.xp, x.shape
-    datas = [xp.take(x.data, i, axis=dim) for i in range(shape[dim])]
+    datas = [x.data[(slice(None),) * dim + (i,)] for i in range(shape[dim])]
 
     def backward(grads):
         full = xp.zeros(shape, dtype=x.dtype)

@@ -7,7 +7,7 @@ __all__ = ["Parameter"]
 
 
 class Parameter(Tensor):
-    """A leaf Tensor with ``requires_grad=True`` by default, collected by ``Module.parameters()``."""
+    """A leaf Tensor, requires_grad=True by default, collected by ``Module.parameters()``."""
 
     def __init__(self, data, requires_grad=True):
         super().__init__(data.data if isinstance(data, Tensor) else data)
