@@ -28,7 +28,13 @@ def _natural_scale(name, index, args):
     """Per-element size of an output that cancellation can push towards 0 (see assert_close)."""
     if name == "softmax_cross_entropy":
         return 1.0 if index == 0 else 1.0 / args[0].shape[0]  # loss O(1); dlogits O(1/N)
+    if name == "lstm_cell_forward":
+        return 1.0  # h, c are O(1): a one-element h of 1e-3 measures cancellation, not the kernel
     return 0.0
+
+
+# Results several dependent rounded steps deep (gate GEMM, sigmoid/tanh, state update).
+CHAIN = {"lstm_cell_forward": 10, "conv2d_backward": 5}  # dw, db: sums over N*H*W terms
 
 
 def _compare(name, args, out, ref, dtype, backend, context):
@@ -38,7 +44,7 @@ def _compare(name, args, out, ref, dtype, backend, context):
                                           err_msg=f"{name} output {i} {context}")
         else:
             assert_close(o, r, dtype, backend, what=f"{name} output {i} {context}",
-                         floor_rms=_natural_scale(name, i, args))
+                         floor_rms=_natural_scale(name, i, args), chain=CHAIN.get(name, 1))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))

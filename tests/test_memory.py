@@ -14,6 +14,9 @@ BIG = (1024, 1024)  # 4 MiB of float32: above POOL_MIN_BYTES
 
 
 def test_large_outputs_come_from_the_pool_and_go_back():
+    limit = cpu.pool_limit()
+    cpu.set_pool_limit(0)  # start empty, so the only cached block is the one freed below
+    cpu.set_pool_limit(limit)
     a = _memory.empty(BIG, np.float32)
     assert a.shape == BIG and a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
     assert a.ctypes.data % 64 == 0
