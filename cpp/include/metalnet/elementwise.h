@@ -14,16 +14,18 @@ constexpr int64_t kElementwiseGrain = 32768;
 template <class Op, class T>
 void map(const Op& op, const T* __restrict x, T* __restrict y, int64_t n) {
   parallel_simd(n, kElementwiseGrain, [=](int64_t lo, int64_t hi) METALNET_SIMD_BODY {
+    const Op f = op;  // a local copy: its parameters (a slope) then cannot alias y
 #pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) y[i] = op(x[i]);
+    for (int64_t i = lo; i < hi; ++i) y[i] = f(x[i]);
   });
 }
 
 template <class Op, class T>
 void zip(const Op& op, const T* __restrict a, const T* __restrict b, T* __restrict y, int64_t n) {
   parallel_simd(n, kElementwiseGrain, [=](int64_t lo, int64_t hi) METALNET_SIMD_BODY {
+    const Op f = op;
 #pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) y[i] = op(a[i], b[i]);
+    for (int64_t i = lo; i < hi; ++i) y[i] = f(a[i], b[i]);
   });
 }
 
