@@ -95,3 +95,22 @@ def assert_close(out, ref, dtype, backend_name, what="output", chain: float = 1.
     err = np.linalg.norm(out.astype(np.float64) - ref) / (denom if denom > 0 else 1.0)
     tol = tolerance(dtype, backend_name, chain)
     assert err <= tol, f"{what}: relative error {err:.3g} > {tol:g} ({backend_name}, {np.dtype(dtype)})"
+
+
+def _cpu_isas():
+    """The instruction sets the C++ kernels can run here: the CPU's best and every lower one."""
+    try:
+        from metalnet import _cpu
+    except ImportError:
+        return []
+    order = ("avx512", "avx2", "generic")
+    return list(order[order.index(_cpu.best_isa()):])
+
+
+@pytest.fixture(params=_cpu_isas())
+def isa(request):
+    """Each ISA path of the C++ kernels in turn (the best one is restored afterwards)."""
+    before = metalnet.cpu_isa()
+    metalnet.set_cpu_isa(request.param)
+    yield request.param
+    metalnet.set_cpu_isa(before)

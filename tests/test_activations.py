@@ -18,17 +18,8 @@ from conftest import assert_close
 
 cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
 
-ISAS = [isa for isa in ("avx512", "avx2", "generic")
-        if (isa, cpu.best_isa()) != ("avx512", "avx2") and not (cpu.best_isa() == "generic" and isa != "generic")]
 FORWARD = ("relu", "leaky_relu", "sigmoid", "tanh")
 
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    before = metalnet.cpu_isa()
-    metalnet.set_cpu_isa(request.param)
-    yield request.param
-    metalnet.set_cpu_isa(before)
 
 
 @pytest.fixture

@@ -10,16 +10,7 @@ from metalnet import ops, reference
 from conftest import assert_close
 
 cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
-ISAS = {"avx512": ("avx512", "avx2", "generic"), "avx2": ("avx2", "generic"),
-        "generic": ("generic",)}[cpu.best_isa()]
 
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    before = metalnet.cpu_isa()
-    metalnet.set_cpu_isa(request.param)
-    yield request.param
-    metalnet.set_cpu_isa(before)
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
