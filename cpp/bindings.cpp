@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include "metalnet/activations.h"
+#include "metalnet/bias.h"
 #include "metalnet/gemm.h"
 #include "metalnet/host_pool.h"
 #include "metalnet/pooling.h"
@@ -292,6 +293,53 @@ void bind_pool(py::module_& m) {
         "Bound the bytes the host pool keeps; 0 empties it and stops caching.");
 }
 
+// (N, C, inner) view of an array with at least two axes.
+void channel_view(const py::array& a, int64_t& n, int64_t& c, int64_t& inner) {
+  if (a.ndim() < 2) throw py::value_error("expected an array of shape (N, C, ...)");
+  n = a.shape(0);
+  c = a.shape(1);
+  inner = 1;
+  for (py::ssize_t i = 2; i < a.ndim(); ++i) inner *= a.shape(i);
+}
+
+void bind_bias(py::module_& m) {
+  m.def("bias_add", [](const py::array& x, const py::array& b, py::array& out) {
+    require_contiguous(x, "x");
+    require_contiguous(b, "b");
+    require_contiguous(out, "out");
+    require_writeable(out, "out");
+    require_same(x, out, "x", "out");
+    int64_t n, c, inner;
+    channel_view(x, n, c, inner);
+    if (!b.dtype().is(x.dtype()) || b.ndim() != 1 || b.shape(0) != c)
+      throw py::value_error("b must be (C,) with the dtype of x");
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      const T* bp = cptr<T>(b);
+      T* yp = mptr<T>(out);
+      py::gil_scoped_release nogil;
+      bias_add(xp, bp, yp, n, c, inner);
+    });
+  }, py::arg("x"), py::arg("b"), py::arg("out"));
+  m.def("bias_add_backward", [](const py::array& dy, py::array& db) {
+    require_contiguous(dy, "dy");
+    require_contiguous(db, "db");
+    require_writeable(db, "db");
+    int64_t n, c, inner;
+    channel_view(dy, n, c, inner);
+    if (!db.dtype().is(dy.dtype()) || db.ndim() != 1 || db.shape(0) != c)
+      throw py::value_error("db must be (C,) with the dtype of dy");
+    dispatch_float(dy, "dy", [&](auto zero) {
+      using T = decltype(zero);
+      const T* dp = cptr<T>(dy);
+      T* bp = mptr<T>(db);
+      py::gil_scoped_release nogil;
+      bias_add_backward(dp, bp, n, c, inner);
+    });
+  }, py::arg("dy"), py::arg("db"));
+}
+
 void bind_runtime(py::module_& m) {
   m.def("best_isa", [] { return isa_name(best_isa()); },
         "Highest instruction set this CPU supports: 'avx512', 'avx2' or 'generic'.");
@@ -330,6 +378,7 @@ PYBIND11_MODULE(_cpu, m) {
   bind_runtime(m);
   bind_activations(m);
   bind_gemm(m);
+  bind_bias(m);
   bind_pool(m);
   bind_pooling(m);
   bind_softmax(m);

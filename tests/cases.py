@@ -140,8 +140,19 @@ def lstm_inputs(rng):
             rng.standard_normal(4 * h) * 0.5)
 
 
+def bias_add(rng):
+    shape = ((1, 1), (3, 7), (0, 4), (2, 5, 3, 7), (4, 16, 56, 9), (2, 3, 1, 1))[rng.integers(6)]
+    return (rng.standard_normal(shape), rng.standard_normal(shape[1])), {}
+
+
+def bias_add_backward(rng):
+    return (bias_add(rng)[0][0],), {}
+
+
 CASES = {
     "gemm": gemm,
+    "bias_add": bias_add,
+    "bias_add_backward": bias_add_backward,
     "conv2d_forward": conv2d_forward,
     "conv2d_backward": conv2d_backward,
     "max_pool2d_forward": max_pool2d_forward,

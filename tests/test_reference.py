@@ -719,3 +719,18 @@ def test_lstm_dtype_and_empty_batch(seed, dtype):
     assert h_next.shape == (0, 4) and c_next.shape == (0, 4)
     dx, dh_, dc, dw_ih, dw_hh, db = reference.lstm_cell_backward(h_next, c_next, cache)
     assert dx.shape == (0, 5) and dw_ih.shape == (16, 5) and not dw_ih.any() and not db.any()
+
+
+# --------------------------------------------------------------------------------------------
+# Bias
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(3, 5), (2, 4, 3, 7), (1, 1, 1, 1)])
+def test_bias_add_values_and_finite_differences(seed, shape):
+    rng = np.random.default_rng(seed)
+    x, b = rng.standard_normal(shape), rng.standard_normal(shape[1])
+    y = reference.bias_add(x, b)
+    for c in range(shape[1]):  # every element of channel c moved by exactly b[c]
+        np.testing.assert_allclose(y[:, c] - x[:, c], b[c], rtol=0, atol=1e-12, err_msg=f"seed {seed}")
+    dy = rng.standard_normal(shape)
+    db = reference.bias_add_backward(dy)
+    assert_grad(db, lambda: float((reference.bias_add(x, b) * dy).sum()), b, seed, "bias db")

@@ -45,6 +45,26 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     return _backend(device).gemm(a, b, c, alpha=alpha, beta=beta, trans_a=trans_a, trans_b=trans_b)
 
 
+# ------------------------------------------------------------------------------- bias
+def bias_add(x, b):
+    """x + b along the channel axis: x (N, C, ...), b (C,)."""
+    check.array(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x must have at least 2 dimensions (N, C, ...), got shape {tuple(x.shape)}")
+    check.array(b, "b", ndim=1)
+    check.shape(b, "b", (x.shape[1],), "one bias per channel of x")
+    device = check.same_dtype_and_device(x=x, b=b)
+    return _backend(device).bias_add(x, b)
+
+
+def bias_add_backward(dy):
+    """db (C,): dy (N, C, ...) summed over every axis but the channel axis."""
+    check.array(dy, "dy")
+    if dy.ndim < 2:
+        raise ValueError(f"dy must have at least 2 dimensions (N, C, ...), got shape {tuple(dy.shape)}")
+    return _backend(check.device_of(dy)).bias_add_backward(dy)
+
+
 # ------------------------------------------------------------------------- convolution
 def _conv_geometry(x_shape, kernel, stride, padding, dilation, kernel_name):
     """Normalised (kernel, stride, padding, dilation) and the output (H, W); checks they fit."""

@@ -30,6 +30,7 @@ from . import _args
 
 __all__ = [
     "gemm",
+    "bias_add", "bias_add_backward",
     "conv2d_forward", "conv2d_backward",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
@@ -116,6 +117,32 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     if c is not None and beta != 0:
         out = out + dtype.type(beta) * np.asarray(c)
     return np.ascontiguousarray(out, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Bias
+# --------------------------------------------------------------------------------------------
+def bias_add(x, b):
+    """y = x + b along the channel axis (axis 1).
+
+    Shapes: x (N, C) or (N, C, H, W) (any trailing axes), b (C,) -> y like x.
+    Every element of channel c gets b[c]: y[n, c, ...] = x[n, c, ...] + b[c].
+    """
+    x, b = np.asarray(x), np.asarray(b)
+    dtype = _common_dtype(x, b)
+    if x.ndim < 2 or b.shape != (x.shape[1],):
+        raise ValueError(f"bias_add needs x (N, C, ...) and b (C,), got {x.shape} and {b.shape}")
+    return (x + b.reshape((1, -1) + (1,) * (x.ndim - 2))).astype(dtype, copy=False)
+
+
+def bias_add_backward(dy):
+    """db[c] = sum of dy over every axis but the channel axis 1 (each b[c] fed all of them).
+
+    Shapes: dy (N, C, ...) -> db (C,).
+    """
+    dy = np.asarray(dy)
+    axes = (0,) + tuple(range(2, dy.ndim))
+    return dy.sum(axis=axes).astype(dy.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------------------------

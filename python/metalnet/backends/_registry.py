@@ -11,6 +11,7 @@ import importlib
 
 PRIMITIVES = (
     "gemm",
+    "bias_add", "bias_add_backward",
     "conv2d_forward", "conv2d_backward",
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",

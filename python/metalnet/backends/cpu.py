@@ -28,6 +28,18 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     return out
 
 
+def bias_add(x, b):
+    out = empty(x.shape, x.dtype)
+    _cpu.bias_add(x, b, out)
+    return out
+
+
+def bias_add_backward(dy):
+    db = empty((dy.shape[1],), dy.dtype)
+    _cpu.bias_add_backward(dy, db)
+    return db
+
+
 def _pool_out(x_shape, kernel, stride, padding):
     ho, wo = _args.pool_out_hw(x_shape[2], x_shape[3], kernel, stride, padding)
     return tuple(x_shape[:2]) + (ho, wo)

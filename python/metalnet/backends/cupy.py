@@ -180,6 +180,14 @@ def avg_pool2d_backward(dy, x_shape, kernel_size, *, stride=None, padding=(0, 0,
 
 
 # ---------------------------------------------------------------------------- activations
+def bias_add(x, b):
+    return x + b.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def bias_add_backward(dy):
+    return dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+
+
 def relu_forward(x):
     return cp.where(x < 0, x.dtype.type(0), x)
 
