@@ -5,7 +5,9 @@ import argparse
 import json
 import sys
 
+from .bench.cli import add_parser as add_bench_parser
 from .explain.cli import add_parser as add_explain_parser
+from .train.cli import add_parser as add_train_parser
 
 
 def _cmd_info(args) -> int:
@@ -26,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_info.add_argument("--json", action="store_true", help="print the report as JSON")
     p_info.set_defaults(func=_cmd_info)
     add_explain_parser(sub)
+    add_train_parser(sub)
+    add_bench_parser(sub)
     return parser
 
 
