@@ -15,7 +15,9 @@
 
 #include "activations.h"
 #include "check.h"
+#include "conv2d.h"
 #include "gemm.h"
+#include "lstm.h"
 #include "pooling.h"
 #include "softmax.h"
 
@@ -223,6 +225,202 @@ void softmax_xent_binding(const std::string& dtype, std::uintptr_t logits, std::
                                   as_ptr<double>(loss, 1, "loss"), rows, cols, as_stream(stream));
 }
 
+// ------------------------------------------------------------------------------ conv2d
+// geometry = (N, C, H, W, K, R, S, Ho, Wo, sh, sw, top, left, dh, dw), normalised by ops.
+ConvGeometry parse_conv_geometry(const std::vector<int64_t>& g) {
+  if (g.size() != 15)
+    throw py::value_error("conv2d geometry must be (N, C, H, W, K, R, S, Ho, Wo, sh, sw, top, "
+                          "left, dh, dw), got " + std::to_string(g.size()) + " values");
+  for (int64_t v : g)
+    if (v < 0 || v > INT32_MAX) throw py::value_error("conv2d geometry out of range");
+  return ConvGeometry{int(g[0]), int(g[1]), int(g[2]),  int(g[3]),  int(g[4]),
+                      int(g[5]), int(g[6]), int(g[7]),  int(g[8]),  int(g[9]),
+                      int(g[10]), int(g[11]), int(g[12]), int(g[13]), int(g[14])};
+}
+
+int64_t conv_x_size(const ConvGeometry& g) { return int64_t(g.n) * g.c * g.h * g.w; }
+int64_t conv_w_size(const ConvGeometry& g) { return int64_t(g.k) * g.c * g.r * g.s; }
+int64_t conv_y_size(const ConvGeometry& g) { return int64_t(g.n) * g.k * g.ho * g.wo; }
+
+void check_conv_config(const std::string& dtype, int config) {
+  if (config < -1 || config >= kConvConfigs)
+    throw py::value_error("conv2d: config must be -1 (automatic) or 0.." +
+                          std::to_string(kConvConfigs - 1));
+  if (config != -1 && dtype != "float32")
+    throw py::value_error("conv2d: config applies to float32 only");
+}
+
+// y = conv(x, w) (+ b when b != 0), then ReLU when relu.
+void conv_forward_binding(const std::string& dtype, std::uintptr_t x, std::uintptr_t w,
+                          std::uintptr_t b, std::uintptr_t y, const std::vector<int64_t>& geometry,
+                          bool relu, std::uintptr_t stream, int config) {
+  require_float(dtype);
+  check_conv_config(dtype, config);
+  const ConvGeometry g = parse_conv_geometry(geometry);
+  const int64_t ny = conv_y_size(g), nx = conv_x_size(g) * (ny > 0), nw = conv_w_size(g) * (ny > 0);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    conv2d_forward<float>(as_ptr<const float>(x, nx, "x"), as_ptr<const float>(w, nw, "w"),
+                          b ? reinterpret_cast<const float*>(b) : nullptr,
+                          as_ptr<float>(y, ny, "out"), g, relu, as_stream(stream), config);
+  else
+    conv2d_forward<double>(as_ptr<const double>(x, nx, "x"), as_ptr<const double>(w, nw, "w"),
+                           b ? reinterpret_cast<const double*>(b) : nullptr,
+                           as_ptr<double>(y, ny, "out"), g, relu, as_stream(stream), config);
+}
+
+void conv_backward_data_binding(const std::string& dtype, std::uintptr_t dy, std::uintptr_t w,
+                                std::uintptr_t dx, const std::vector<int64_t>& geometry,
+                                std::uintptr_t stream, int config) {
+  require_float(dtype);
+  check_conv_config(dtype, config);
+  const ConvGeometry g = parse_conv_geometry(geometry);
+  const int64_t nx = conv_x_size(g), ny = conv_y_size(g) * (nx > 0), nw = conv_w_size(g) * (nx > 0);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    conv2d_backward_data<float>(as_ptr<const float>(dy, ny, "dy"), as_ptr<const float>(w, nw, "w"),
+                                as_ptr<float>(dx, nx, "out"), g, as_stream(stream), config);
+  else
+    conv2d_backward_data<double>(as_ptr<const double>(dy, ny, "dy"),
+                                 as_ptr<const double>(w, nw, "w"), as_ptr<double>(dx, nx, "out"),
+                                 g, as_stream(stream), config);
+}
+
+void conv_backward_weight_binding(const std::string& dtype, std::uintptr_t dy, std::uintptr_t x,
+                                  std::uintptr_t dw, const std::vector<int64_t>& geometry,
+                                  std::uintptr_t stream, int config) {
+  require_float(dtype);
+  check_conv_config(dtype, config);
+  const ConvGeometry g = parse_conv_geometry(geometry);
+  const int64_t nw = conv_w_size(g), ny = conv_y_size(g) * (nw > 0), nx = conv_x_size(g) * (nw > 0);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    conv2d_backward_weight<float>(as_ptr<const float>(dy, ny, "dy"),
+                                  as_ptr<const float>(x, nx, "x"), as_ptr<float>(dw, nw, "out"),
+                                  g, as_stream(stream), config);
+  else
+    conv2d_backward_weight<double>(as_ptr<const double>(dy, ny, "dy"),
+                                   as_ptr<const double>(x, nx, "x"),
+                                   as_ptr<double>(dw, nw, "out"), g, as_stream(stream), config);
+}
+
+// db (channels) = dy (images, channels, plane) summed over images and plane.
+void conv_backward_bias_binding(const std::string& dtype, std::uintptr_t dy, std::uintptr_t db,
+                                int64_t images, int64_t channels, int64_t plane,
+                                std::uintptr_t stream) {
+  require_float(dtype);
+  if (images < 0 || channels < 0 || plane < 0)
+    throw py::value_error("conv2d_backward_bias: negative size");
+  const int64_t ny = images * channels * plane;
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    conv2d_backward_bias<float>(as_ptr<const float>(dy, ny, "dy"),
+                                as_ptr<float>(db, channels, "out"), images, channels, plane,
+                                as_stream(stream));
+  else
+    conv2d_backward_bias<double>(as_ptr<const double>(dy, ny, "dy"),
+                                 as_ptr<double>(db, channels, "out"), images, channels, plane,
+                                 as_stream(stream));
+}
+
+ConvPass parse_pass(const std::string& pass) {
+  if (pass == "forward") return ConvPass::forward;
+  if (pass == "backward_data") return ConvPass::backward_data;
+  if (pass == "backward_weight") return ConvPass::backward_weight;
+  throw py::value_error("pass must be 'forward', 'backward_data' or 'backward_weight', got '" +
+                        pass + "'");
+}
+
+// -------------------------------------------------------------------------------- lstm
+// shape = (T, N, I, H). Null (0) is allowed for b, dhs, dh_last, dc_last, db and, when T == 1,
+// h_prev; every other pointer must be set when its array is non-empty.
+LstmShape parse_lstm_shape(const std::vector<int64_t>& s) {
+  if (s.size() != 4) throw py::value_error("lstm shape must be (T, N, I, H)");
+  for (int64_t v : s)
+    if (v < 0) throw py::value_error("lstm shape: negative size");
+  if (s[0] < 1) throw py::value_error("lstm: needs at least one step");
+  return LstmShape{s[0], s[1], s[2], s[3]};
+}
+
+template <class T>
+const T* nullable(std::uintptr_t p) { return reinterpret_cast<const T*>(p); }
+
+template <class T>
+void lstm_forward_typed(std::uintptr_t x, std::uintptr_t h0, std::uintptr_t c0,
+                        std::uintptr_t w_ih, std::uintptr_t w_hh, std::uintptr_t b,
+                        std::uintptr_t hs, std::uintptr_t cs, std::uintptr_t gates,
+                        std::uintptr_t xw, std::uintptr_t hw, const LstmShape& s,
+                        std::uintptr_t stream) {
+  const int64_t tn = s.steps * s.batch, nh = s.batch * s.hidden, g4 = 4 * s.hidden;
+  const int64_t live = nh > 0;  // nothing is read when the state is empty
+  lstm_forward<T>(as_ptr<const T>(x, tn * s.input * live, "x"), as_ptr<const T>(h0, nh, "h0"),
+                  as_ptr<const T>(c0, nh, "c0"), as_ptr<const T>(w_ih, g4 * s.input * live, "w_ih"),
+                  as_ptr<const T>(w_hh, g4 * s.hidden * live, "w_hh"), nullable<T>(b),
+                  as_ptr<T>(hs, tn * s.hidden, "hs"), as_ptr<T>(cs, tn * s.hidden, "cs"),
+                  as_ptr<T>(gates, tn * g4, "gates"), as_ptr<T>(xw, tn * g4, "xw"),
+                  as_ptr<T>(hw, s.batch * g4, "hw"), s, as_stream(stream));
+}
+
+void lstm_forward_binding(const std::string& dtype, std::uintptr_t x, std::uintptr_t h0,
+                          std::uintptr_t c0, std::uintptr_t w_ih, std::uintptr_t w_hh,
+                          std::uintptr_t b, std::uintptr_t hs, std::uintptr_t cs,
+                          std::uintptr_t gates, std::uintptr_t xw, std::uintptr_t hw,
+                          const std::vector<int64_t>& shape, std::uintptr_t stream) {
+  require_float(dtype);
+  const LstmShape s = parse_lstm_shape(shape);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    lstm_forward_typed<float>(x, h0, c0, w_ih, w_hh, b, hs, cs, gates, xw, hw, s, stream);
+  else
+    lstm_forward_typed<double>(x, h0, c0, w_ih, w_hh, b, hs, cs, gates, xw, hw, s, stream);
+}
+
+template <class T>
+void lstm_backward_typed(std::uintptr_t dhs, std::uintptr_t dh_last, std::uintptr_t dc_last,
+                         std::uintptr_t x, std::uintptr_t h0, std::uintptr_t c0,
+                         std::uintptr_t w_ih, std::uintptr_t w_hh, std::uintptr_t hs,
+                         std::uintptr_t cs, std::uintptr_t gates, std::uintptr_t dx,
+                         std::uintptr_t dh0, std::uintptr_t dc0, std::uintptr_t dw_ih,
+                         std::uintptr_t dw_hh, std::uintptr_t db, std::uintptr_t dgates,
+                         std::uintptr_t h_prev, std::uintptr_t dh_carry, std::uintptr_t dc_carry,
+                         const LstmShape& s, std::uintptr_t stream) {
+  const int64_t tn = s.steps * s.batch, nh = s.batch * s.hidden, g4 = 4 * s.hidden;
+  const int64_t th = tn * s.hidden;
+  lstm_backward<T>(
+      nullable<T>(dhs), nullable<T>(dh_last), nullable<T>(dc_last),
+      as_ptr<const T>(x, tn * s.input, "x"), as_ptr<const T>(h0, nh, "h0"),
+      as_ptr<const T>(c0, nh, "c0"), as_ptr<const T>(w_ih, g4 * s.input, "w_ih"),
+      as_ptr<const T>(w_hh, g4 * s.hidden, "w_hh"), as_ptr<const T>(hs, th, "hs"),
+      as_ptr<const T>(cs, th, "cs"), as_ptr<const T>(gates, tn * g4, "gates"),
+      as_ptr<T>(dx, tn * s.input, "dx"), as_ptr<T>(dh0, nh, "dh0"), as_ptr<T>(dc0, nh, "dc0"),
+      as_ptr<T>(dw_ih, g4 * s.input, "dw_ih"), as_ptr<T>(dw_hh, g4 * s.hidden, "dw_hh"),
+      db ? reinterpret_cast<T*>(db) : nullptr, as_ptr<T>(dgates, tn * g4, "dgates"),
+      as_ptr<T>(h_prev, s.steps > 1 ? th : 0, "h_prev"), as_ptr<T>(dh_carry, nh, "dh_carry"),
+      as_ptr<T>(dc_carry, nh, "dc_carry"), s, as_stream(stream));
+}
+
+void lstm_backward_binding(const std::string& dtype, std::uintptr_t dhs, std::uintptr_t dh_last,
+                           std::uintptr_t dc_last, std::uintptr_t x, std::uintptr_t h0,
+                           std::uintptr_t c0, std::uintptr_t w_ih, std::uintptr_t w_hh,
+                           std::uintptr_t hs, std::uintptr_t cs, std::uintptr_t gates,
+                           std::uintptr_t dx, std::uintptr_t dh0, std::uintptr_t dc0,
+                           std::uintptr_t dw_ih, std::uintptr_t dw_hh, std::uintptr_t db,
+                           std::uintptr_t dgates, std::uintptr_t h_prev, std::uintptr_t dh_carry,
+                           std::uintptr_t dc_carry, const std::vector<int64_t>& shape,
+                           std::uintptr_t stream) {
+  require_float(dtype);
+  const LstmShape s = parse_lstm_shape(shape);
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    lstm_backward_typed<float>(dhs, dh_last, dc_last, x, h0, c0, w_ih, w_hh, hs, cs, gates, dx,
+                               dh0, dc0, dw_ih, dw_hh, db, dgates, h_prev, dh_carry, dc_carry, s,
+                               stream);
+  else
+    lstm_backward_typed<double>(dhs, dh_last, dc_last, x, h0, c0, w_ih, w_hh, hs, cs, gates, dx,
+                                dh0, dc0, dw_ih, dw_hh, db, dgates, h_prev, dh_carry, dc_carry, s,
+                                stream);
+}
+
 // (count, message): count is -1 with the CUDA error when no device can be used.
 py::tuple device_status() {
   int count = 0;
@@ -286,4 +484,38 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("softmax_cross_entropy", &softmax_xent_binding, py::arg("dtype"), py::arg("logits"),
         py::arg("labels"), py::arg("dlogits"), py::arg("row_loss"), py::arg("loss"),
         py::arg("rows"), py::arg("cols"), py::arg("stream"));
+  m.def("conv2d_forward", &conv_forward_binding, py::arg("dtype"), py::arg("x"), py::arg("w"),
+        py::arg("b"), py::arg("out"), py::arg("geometry"), py::arg("relu"), py::arg("stream"),
+        py::arg("config") = -1,
+        "y = conv(x, w) (+ b; b = 0: none), ReLU when relu; geometry = (N, C, H, W, K, R, S, "
+        "Ho, Wo, sh, sw, top, left, dh, dw).");
+  m.def("conv2d_backward_data", &conv_backward_data_binding, py::arg("dtype"), py::arg("dy"),
+        py::arg("w"), py::arg("out"), py::arg("geometry"), py::arg("stream"),
+        py::arg("config") = -1);
+  m.def("conv2d_backward_weight", &conv_backward_weight_binding, py::arg("dtype"), py::arg("dy"),
+        py::arg("x"), py::arg("out"), py::arg("geometry"), py::arg("stream"),
+        py::arg("config") = -1);
+  m.def("conv2d_backward_bias", &conv_backward_bias_binding, py::arg("dtype"), py::arg("dy"),
+        py::arg("out"), py::arg("images"), py::arg("channels"), py::arg("plane"),
+        py::arg("stream"));
+  m.def("conv2d_config", [](const std::string& pass, const std::vector<int64_t>& geometry,
+                            const std::string& dtype, int config) {
+    require_float(dtype);
+    check_conv_config(dtype, config);
+    return conv2d_config(parse_pass(pass), parse_conv_geometry(geometry), dtype == "float64",
+                         config);
+  }, py::arg("pass_"), py::arg("geometry"), py::arg("dtype") = "float32", py::arg("config") = -1,
+        "Name of the implicit-GEMM kernel configuration a convolution pass runs.");
+  m.attr("conv2d_configs") = kConvConfigs;
+  m.def("lstm_forward", &lstm_forward_binding, py::arg("dtype"), py::arg("x"), py::arg("h0"),
+        py::arg("c0"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b"), py::arg("hs"),
+        py::arg("cs"), py::arg("gates"), py::arg("xw"), py::arg("hw"), py::arg("shape"),
+        py::arg("stream"), "LSTM over T steps; shape = (T, N, I, H); xw, hw are scratch.");
+  m.def("lstm_backward", &lstm_backward_binding, py::arg("dtype"), py::arg("dhs"),
+        py::arg("dh_last"), py::arg("dc_last"), py::arg("x"), py::arg("h0"), py::arg("c0"),
+        py::arg("w_ih"), py::arg("w_hh"), py::arg("hs"), py::arg("cs"), py::arg("gates"),
+        py::arg("dx"), py::arg("dh0"), py::arg("dc0"), py::arg("dw_ih"), py::arg("dw_hh"),
+        py::arg("db"), py::arg("dgates"), py::arg("h_prev"), py::arg("dh_carry"),
+        py::arg("dc_carry"), py::arg("shape"), py::arg("stream"),
+        "Gradients of lstm_forward; dgates, h_prev, dh_carry, dc_carry are scratch.");
 }
