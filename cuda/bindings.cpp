@@ -333,7 +333,8 @@ ConvPass parse_pass(const std::string& pass) {
 
 // -------------------------------------------------------------------------------- lstm
 // shape = (T, N, I, H). Null (0) is allowed for b, dhs, dh_last, dc_last, db and, when T == 1,
-// h_prev; every other pointer must be set when its array is non-empty.
+// for hs, h_prev, dh_carry and dc_carry (a cell step reads none of them); every other pointer
+// must be set when its array is non-empty.
 LstmShape parse_lstm_shape(const std::vector<int64_t>& s) {
   if (s.size() != 4) throw py::value_error("lstm shape must be (T, N, I, H)");
   for (int64_t v : s)
@@ -386,17 +387,18 @@ void lstm_backward_typed(std::uintptr_t dhs, std::uintptr_t dh_last, std::uintpt
                          const LstmShape& s, std::uintptr_t stream) {
   const int64_t tn = s.steps * s.batch, nh = s.batch * s.hidden, g4 = 4 * s.hidden;
   const int64_t th = tn * s.hidden;
+  const bool many = s.steps > 1;  // hs, h_prev and the carries are only read across steps
   lstm_backward<T>(
       nullable<T>(dhs), nullable<T>(dh_last), nullable<T>(dc_last),
       as_ptr<const T>(x, tn * s.input, "x"), as_ptr<const T>(h0, nh, "h0"),
       as_ptr<const T>(c0, nh, "c0"), as_ptr<const T>(w_ih, g4 * s.input, "w_ih"),
-      as_ptr<const T>(w_hh, g4 * s.hidden, "w_hh"), as_ptr<const T>(hs, th, "hs"),
+      as_ptr<const T>(w_hh, g4 * s.hidden, "w_hh"), as_ptr<const T>(hs, many ? th : 0, "hs"),
       as_ptr<const T>(cs, th, "cs"), as_ptr<const T>(gates, tn * g4, "gates"),
       as_ptr<T>(dx, tn * s.input, "dx"), as_ptr<T>(dh0, nh, "dh0"), as_ptr<T>(dc0, nh, "dc0"),
       as_ptr<T>(dw_ih, g4 * s.input, "dw_ih"), as_ptr<T>(dw_hh, g4 * s.hidden, "dw_hh"),
       db ? reinterpret_cast<T*>(db) : nullptr, as_ptr<T>(dgates, tn * g4, "dgates"),
-      as_ptr<T>(h_prev, s.steps > 1 ? th : 0, "h_prev"), as_ptr<T>(dh_carry, nh, "dh_carry"),
-      as_ptr<T>(dc_carry, nh, "dc_carry"), s, as_stream(stream));
+      as_ptr<T>(h_prev, many ? th : 0, "h_prev"), as_ptr<T>(dh_carry, many ? nh : 0, "dh_carry"),
+      as_ptr<T>(dc_carry, many ? nh : 0, "dc_carry"), s, as_stream(stream));
 }
 
 void lstm_backward_binding(const std::string& dtype, std::uintptr_t dhs, std::uintptr_t dh_last,

@@ -8,8 +8,10 @@ no silent trip through the host.
 from __future__ import annotations
 
 from .. import _args, _cuda
+from ..reference import LSTMCache
 from . import cupy as fallback
-from ._gpu import device_empty, import_cupy, stream_ptr
+from ._gpu import (LSTMSequenceCache, conv_geometry, device_empty, import_cupy,
+                   lstm_sequence_shape, stream_ptr)
 from ._registry import PRIMITIVES
 
 cupy = import_cupy()
@@ -151,6 +153,137 @@ def tanh_forward(x):
 
 def tanh_backward(dy, y):
     return _backward("tanh", dy, y)
+
+
+# ----------------------------------------------------------------------------- convolution
+# Implicit GEMM (cuda/conv2d.cu): no im2col matrix in global memory.
+def _ptr(a):
+    return 0 if a is None else a.data.ptr
+
+
+def _conv_forward(x, w, b, stride, padding, dilation, relu):
+    geometry, (ho, wo) = conv_geometry(x.shape, w.shape, stride, padding, dilation)
+    y = device_empty(cupy, (x.shape[0], w.shape[0], ho, wo), x.dtype)
+    _cuda.conv2d_forward(x.dtype.name, x.data.ptr, w.data.ptr, _ptr(b), y.data.ptr, geometry,
+                         relu, stream_ptr(cupy))
+    return y
+
+
+def conv2d_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)):
+    return _conv_forward(x, w, b, stride, padding, dilation, False)
+
+
+def conv2d_bias_relu_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0),
+                             dilation=(1, 1)):
+    """relu(conv2d_forward(x, w, b)) in one pass: bias and ReLU in the GEMM's epilogue.
+
+    Backend-level (not a primitive yet). Its backward is relu_backward(dy, y) (y > 0 exactly
+    where the pre-activation is) followed by conv2d_backward.
+    """
+    return _conv_forward(x, w, b, stride, padding, dilation, True)
+
+
+def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)):
+    geometry, _ = conv_geometry(x.shape, w.shape, stride, padding, dilation)
+    stream = stream_ptr(cupy)
+    dtype = x.dtype.name
+    dx = device_empty(cupy, x.shape, x.dtype)
+    dw = device_empty(cupy, w.shape, x.dtype)
+    db = device_empty(cupy, (w.shape[0],), x.dtype)
+    _cuda.conv2d_backward_data(dtype, dy.data.ptr, w.data.ptr, dx.data.ptr, geometry, stream)
+    _cuda.conv2d_backward_weight(dtype, dy.data.ptr, x.data.ptr, dw.data.ptr, geometry, stream)
+    _cuda.conv2d_backward_bias(dtype, dy.data.ptr, db.data.ptr, dy.shape[0], dy.shape[1],
+                               dy.shape[2] * dy.shape[3], stream)
+    return dx, dw, db
+
+
+# ------------------------------------------------------------------------------------ LSTM
+# One kernel for the gate math and state update of a step; the GEMMs are _cuda.gemm's. A cell
+# step is the sequence path with T = 1.
+def lstm_cell_forward(x, h, c, w_ih, w_hh, b):
+    n, hidden = h.shape
+    g4 = 4 * hidden
+    h_next = device_empty(cupy, (n, hidden), x.dtype)
+    c_next = device_empty(cupy, (n, hidden), x.dtype)
+    gates = device_empty(cupy, (n, g4), x.dtype)
+    xw = device_empty(cupy, (n, g4), x.dtype)  # scratch: x @ w_ih.T
+    hw = device_empty(cupy, (n, g4), x.dtype)  # scratch: h @ w_hh.T
+    _cuda.lstm_forward(x.dtype.name, x.data.ptr, h.data.ptr, c.data.ptr, w_ih.data.ptr,
+                       w_hh.data.ptr, _ptr(b), h_next.data.ptr, c_next.data.ptr, gates.data.ptr,
+                       xw.data.ptr, hw.data.ptr, [1, n, x.shape[1], hidden], stream_ptr(cupy))
+    return h_next, c_next, LSTMCache(x, h, c, w_ih, w_hh, gates, c_next)
+
+
+def _lstm_gradients(x_shape, n, hidden, dtype):
+    """Freshly allocated (dx, dh0, dc0, dw_ih, dw_hh, db)."""
+    return (device_empty(cupy, x_shape, dtype), device_empty(cupy, (n, hidden), dtype),
+            device_empty(cupy, (n, hidden), dtype),
+            device_empty(cupy, (4 * hidden, x_shape[-1]), dtype),
+            device_empty(cupy, (4 * hidden, hidden), dtype), device_empty(cupy, (4 * hidden,), dtype))
+
+
+def lstm_cell_backward(dh_next, dc_next, cache):
+    x, h, c, w_ih, w_hh, gates, c_next = cache
+    n, hidden = h.shape
+    grads = _lstm_gradients(x.shape, n, hidden, x.dtype)
+    dgates = device_empty(cupy, (n, 4 * hidden), x.dtype)  # scratch
+    _cuda.lstm_backward(x.dtype.name, 0, _ptr(dh_next), _ptr(dc_next), x.data.ptr, h.data.ptr,
+                        c.data.ptr, w_ih.data.ptr, w_hh.data.ptr, 0, c_next.data.ptr,
+                        gates.data.ptr, *(g.data.ptr for g in grads), dgates.data.ptr, 0, 0, 0,
+                        [1, n, x.shape[1], hidden], stream_ptr(cupy))
+    return grads
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b=None):
+    """An LSTM over T steps: x (T, N, I) -> (hs (T, N, H), h_last, c_last, cache).
+
+    Backend-level (proposed primitive): the input projection of all steps is one GEMM, then one
+    GEMM and one gate kernel per step.
+    """
+    steps, n, inputs, hidden = lstm_sequence_shape(x, h0, c0, w_ih, w_hh, b)
+    g4 = 4 * hidden
+    hs = device_empty(cupy, (steps, n, hidden), x.dtype)
+    cs = device_empty(cupy, (steps, n, hidden), x.dtype)
+    gates = device_empty(cupy, (steps, n, g4), x.dtype)
+    xw = device_empty(cupy, (steps * n, g4), x.dtype)  # scratch
+    hw = device_empty(cupy, (n, g4), x.dtype)  # scratch
+    _cuda.lstm_forward(x.dtype.name, x.data.ptr, h0.data.ptr, c0.data.ptr, w_ih.data.ptr,
+                       w_hh.data.ptr, _ptr(b), hs.data.ptr, cs.data.ptr, gates.data.ptr,
+                       xw.data.ptr, hw.data.ptr, [steps, n, inputs, hidden], stream_ptr(cupy))
+    return hs, hs[-1], cs[-1], LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
+
+
+def lstm_backward(dhs, dh_last, dc_last, cache):
+    """Gradients of lstm_forward: (dx, dh0, dc0, dw_ih, dw_hh, db). dhs (T, N, H) is the
+    gradient of every step's h, dh_last / dc_last those of the final state; each may be None."""
+    x, h0, c0, w_ih, w_hh, hs, cs, gates = cache
+    steps, n, inputs = x.shape
+    hidden = h0.shape[1]
+    for name, a, shape in (("dhs", dhs, hs.shape), ("dh_last", dh_last, h0.shape),
+                           ("dc_last", dc_last, h0.shape)):
+        if a is not None and (tuple(a.shape) != tuple(shape) or a.dtype != x.dtype
+                              or not a.flags.c_contiguous):
+            raise ValueError(f"{name} must be a C-contiguous {x.dtype} array of shape "
+                             f"{tuple(shape)}, got {a.dtype} {tuple(a.shape)}")
+    grads = _lstm_gradients(x.shape, n, hidden, x.dtype)
+    dgates = device_empty(cupy, (steps, n, 4 * hidden), x.dtype)  # scratch from here on
+    many = steps > 1
+    h_prev = device_empty(cupy, (steps, n, hidden), x.dtype) if many else None
+    dh_carry = device_empty(cupy, (n, hidden), x.dtype) if many else None
+    dc_carry = device_empty(cupy, (n, hidden), x.dtype) if many else None
+    _cuda.lstm_backward(x.dtype.name, _ptr(dhs), _ptr(dh_last), _ptr(dc_last), x.data.ptr,
+                        h0.data.ptr, c0.data.ptr, w_ih.data.ptr, w_hh.data.ptr, hs.data.ptr,
+                        cs.data.ptr, gates.data.ptr, *(g.data.ptr for g in grads),
+                        dgates.data.ptr, _ptr(h_prev), _ptr(dh_carry), _ptr(dc_carry),
+                        [steps, n, inputs, hidden], stream_ptr(cupy))
+    return grads
+
+
+def conv2d_config(pass_, x_shape, w_shape, *, stride=1, padding=0, dilation=1, dtype="float32",
+                  config=-1):
+    """Name of the implicit-GEMM configuration a convolution pass runs (tests, benchmarks)."""
+    geometry, _ = conv_geometry(x_shape, w_shape, stride, padding, dilation)
+    return _cuda.conv2d_config(pass_, geometry, cupy.dtype(dtype).name, config)
 
 
 _NATIVE = {name for name in PRIMITIVES if name in globals()}

@@ -269,3 +269,76 @@ def lstm_cell_backward(dh_next, dc_next, cache):
 _NATIVE = {name for name in PRIMITIVES if name in globals()}
 IMPLEMENTATIONS = {name: ("CuPy" if name in _NATIVE else None) for name in PRIMITIVES}
 globals().update({name: missing(NAME, name) for name in PRIMITIVES if name not in _NATIVE})
+
+
+# ------------------------------------------------- backend-level functions (not primitives)
+# The same functions as the cuda backend's, written with CuPy operations (see _gpu.py for the
+# LSTM sequence contract).
+
+def conv2d_bias_relu_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0),
+                             dilation=(1, 1)):
+    """relu(conv2d_forward(x, w, b)); the cuda backend fuses it into the convolution."""
+    stride, dilation = _args.pair(stride, "stride"), _args.pair(dilation, "dilation")
+    padding = _args.padding4(padding)
+    y = conv2d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation)
+    return cp.maximum(y, y.dtype.type(0), out=y) if y.size else y
+
+
+def _lstm_step_forward(a, c, hidden):
+    """Activated gates (in place in ``a``), c_next, h_next from the pre-activations a (N, 4H)."""
+    a[:, : 2 * hidden] = sigmoid_forward(a[:, : 2 * hidden])
+    a[:, 2 * hidden : 3 * hidden] = cp.tanh(a[:, 2 * hidden : 3 * hidden])
+    a[:, 3 * hidden :] = sigmoid_forward(a[:, 3 * hidden :])
+    i, f, g, o = (a[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    c_next = f * c + i * g
+    return a, c_next, o * cp.tanh(c_next)
+
+
+def _lstm_step_backward(dh, dc_next, gates, c, c_next, hidden):
+    i, f, g, o = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    tanh_c = cp.tanh(c_next)
+    dc = dh * o * (1 - tanh_c * tanh_c)
+    if dc_next is not None:
+        dc = dc + dc_next
+    dgates = cp.concatenate([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g),
+                             dh * tanh_c * o * (1 - o)], axis=1)
+    return dgates, dc * f
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b=None):
+    """An LSTM over T steps: x (T, N, I) -> (hs (T, N, H), h_last, c_last, cache); the input
+    projection of all steps is one matrix product."""
+    from ._gpu import LSTMSequenceCache, lstm_sequence_shape
+    steps, n, inputs, hidden = lstm_sequence_shape(x, h0, c0, w_ih, w_hh, b)
+    xw = (x.reshape(steps * n, inputs) @ w_ih.T).reshape(steps, n, 4 * hidden)
+    if b is not None:
+        xw += b
+    hs = cp.empty((steps, n, hidden), dtype=x.dtype)
+    cs = cp.empty((steps, n, hidden), dtype=x.dtype)
+    gates = cp.empty((steps, n, 4 * hidden), dtype=x.dtype)
+    h, c = h0, c0
+    for t in range(steps):
+        gates[t], cs[t], hs[t] = _lstm_step_forward(xw[t] + h @ w_hh.T, c, hidden)
+        h, c = hs[t], cs[t]
+    return hs, hs[-1], cs[-1], LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
+
+
+def lstm_backward(dhs, dh_last, dc_last, cache):
+    """Gradients of lstm_forward: (dx, dh0, dc0, dw_ih, dw_hh, db); dhs, dh_last and dc_last
+    may each be None (zero)."""
+    x, h0, c0, w_ih, w_hh, hs, cs, gates = cache
+    steps, n, inputs = x.shape
+    hidden = h0.shape[1]
+    dgates = cp.empty((steps, n, 4 * hidden), dtype=x.dtype)
+    dh = cp.zeros((n, hidden), dtype=x.dtype) if dh_last is None else dh_last
+    dc = dc_last
+    for t in range(steps - 1, -1, -1):
+        step_dh = dh if dhs is None else dh + dhs[t]
+        c_prev = cs[t - 1] if t else c0
+        dgates[t], dc = _lstm_step_backward(step_dh, dc, gates[t], c_prev, cs[t], hidden)
+        dh = dgates[t] @ w_hh
+    flat = dgates.reshape(steps * n, 4 * hidden)
+    h_prev = cp.concatenate([h0[None], hs[:-1]], axis=0).reshape(steps * n, hidden)
+    dx = (flat @ w_ih).reshape(steps, n, inputs)
+    return (cp.ascontiguousarray(dx), cp.ascontiguousarray(dh), cp.ascontiguousarray(dc),
+            flat.T @ x.reshape(steps * n, inputs), flat.T @ h_prev, flat.sum(axis=0))
