@@ -123,6 +123,21 @@ def test_conv_workloads_are_the_course_layers():
     assert workloads.CONV[3].out_hw == (56, 56) and workloads.CONV[5].out_hw == (112, 112)
 
 
+def test_peers_share_values_but_not_arrays():
+    """Per case one seed: every implementation computes on the same values, freshly drawn."""
+    case = suites.cases(["act"], quick=True)[0]
+    seen = []
+    original = case.build
+
+    def spy(impl, rng):
+        seen.append(rng.standard_normal(4))
+        return original(impl, rng)
+    object.__setattr__(case, "build", spy)
+    cpu = [i for i in impls.for_device("cpu") if i.family != "torch"]
+    runner.run([case], cpu, timing.Budget(warmup=0, min_rounds=1, max_rounds=1, seconds=0))
+    assert len(seen) == len(cpu) and all(np.array_equal(seen[0], s) for s in seen)
+
+
 def test_inputs_are_fresh_and_not_zero():
     cases = suites.cases(["gemm"], quick=True)
     numpy_impl = impls.Impl("numpy", "numpy", "cpu", "numpy")
@@ -166,4 +181,5 @@ def test_progress_bar_draws_on_a_terminal_only():
         bar.show("gemm 512")
         bar.close()
     assert pipe.getvalue() == ""
-    assert "[######------------------] 1/4" in terminal.getvalue() and "gemm 512" in terminal.getvalue()
+    drawn = terminal.getvalue()
+    assert "[######------------------] 1/4" in drawn and "gemm 512" in drawn

@@ -33,15 +33,17 @@ def _row(case, impl, stats, error):
 
 
 def run(cases, impls, budget=timing.FULL, seed=None, progress=True) -> list[dict]:
-    """Every case on every implementation, each with freshly drawn inputs."""
-    rng = np.random.default_rng(seed)
+    """Every case on every implementation. Each implementation gets freshly drawn inputs, from
+    one seed per case, so the peers of a workload compute on the same values."""
+    seeds = np.random.SeedSequence(seed).spawn(len(cases))
     bar = Progress(len(cases) * len(impls), enabled=progress)
     rows = []
     try:
-        for case in cases:
+        for case, case_seed in zip(cases, seeds):
             for impl in impls:
                 bar.show(f"{case.name} | {impl.name}")
                 try:
+                    rng = np.random.default_rng(case_seed)
                     stats, error = _run_one(case, impl, rng, budget), None
                 except Exception as exc:  # one failing peer must not sink the whole report
                     stats, error = None, f"{type(exc).__name__}: {exc}"
@@ -71,5 +73,8 @@ def add_ceiling_fractions(rows, ceilings) -> None:
         if "rate" not in row or row["device"] not in ceilings:
             continue
         c = ceilings[row["device"]]
-        peak = c["compute"]["flops_per_s"] if row["metric"] == "flops" else c["memory"]["bytes_per_s"]
+        if row["metric"] == "flops":
+            peak = c["compute"]["flops_per_s"]
+        else:
+            peak = c["memory"]["bytes_per_s"]
         row["of_ceiling"] = row["rate"] / peak
