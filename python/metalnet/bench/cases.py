@@ -1,8 +1,8 @@
 """``Case``: one workload of one suite, with its work counts and how to build it for a peer."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -24,7 +24,6 @@ class Case:
     primitives: tuple
     build: Callable
     numpy_label: str = "NumPy reference"
-    notes: dict = field(default_factory=dict)
 
 
 def normal(rng: np.random.Generator, shape, scale: float = 1.0) -> np.ndarray:
@@ -36,5 +35,3 @@ def normal(rng: np.random.Generator, shape, scale: float = 1.0) -> np.ndarray:
         raise RuntimeError(f"benchmark input of shape {shape} came out all zeros")
     return x
 
-
-Builder = Optional[Callable[[], object]]
