@@ -1,8 +1,11 @@
 """GPU benchmarks in one run: metalnet's SGEMM against cuBLAS (through CuPy and, when a CUDA
-build of PyTorch is installed, through PyTorch with TF32 off), and the memory-bound kernels
-(activations, pooling, softmax) in GB/s against a device-to-device copy.
+build of PyTorch is installed, through PyTorch with TF32 off); the memory-bound kernels
+(activations, pooling, softmax) in GB/s against a device-to-device copy; the implicit-GEMM
+convolution (forward, forward + backward) and the LSTM sequence against cuDNN through PyTorch
+(TF32 off); and LeNet-5 / ResNet-18 (CIFAR) training steps against PyTorch eager.
 
     python benchmarks/gpu_bench.py [--out FILE] [--sizes 1024 4096 8192] [--quick]
+                                   [--skip gemm|memory|conv|lstm|train ...]
 
 Times are CUDA-event medians over repeated launches on CuPy's current stream after a warm-up.
 Every metalnet result is also checked against the library it is compared with, so a fast wrong
@@ -225,6 +228,249 @@ def bench_memory_bound(repeat, quick, lines):
     lines.append("")
 
 
+# ------------------------------------------------------------------------- convolution
+# (name, x shape, K, kernel, padding); the issue's layers. Batches shrink with --quick.
+CONV_SHAPES = [
+    ("LeNet conv1", (256, 1, 28, 28), 6, 5, 2),
+    ("3x3 224 first", (64, 3, 224, 224), 64, 3, 1),
+    ("3x3 56 res2", (64, 64, 56, 56), 64, 3, 1),
+    ("3x3 14 res4", (64, 256, 14, 14), 256, 3, 1),
+]
+SECTIONS = ("gemm", "memory", "conv", "lstm", "train")
+
+
+def bench_conv(repeat, quick, lines):
+    torch, torch_note = _torch()
+    cuda = _registry.load("cuda")
+    lines += ["## conv2d (float32, NCHW) vs cuDNN through PyTorch", "",
+              f"PyTorch: {torch_note}; cudnn.benchmark on (cuDNN picks its fastest algorithm). "
+              "fwd+bwd = forward, then dx, dw (and db for metalnet's bias-free call: none). "
+              "Target: >= 70% of cuDNN on the 3x3 shapes.", "",
+              "| layer | x | K, kernel, pad | metalnet config (fwd / dgrad / wgrad) | fwd ms | "
+              "cuDNN fwd ms | fwd % of cuDNN | fwd+bwd ms | cuDNN fwd+bwd ms | fwd+bwd % | "
+              "TFLOP/s fwd | rel. err fwd / dx / dw |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    if torch is None:
+        lines += [f"(no PyTorch: {torch_note}; metalnet times only)", ""]
+    else:
+        torch.backends.cudnn.benchmark = True
+    rng = cp.random.default_rng(3)
+    for name, xs, k, r, pad in CONV_SHAPES:
+        if quick:
+            xs = (max(1, xs[0] // 8),) + xs[1:]
+        x = rng.standard_normal(xs, dtype=cp.float32)
+        w = rng.standard_normal((k, xs[1], r, r), dtype=cp.float32) / np.sqrt(xs[1] * r * r)
+        w = cp.ascontiguousarray(w)
+        y = ops.conv2d_forward(x, w, padding=pad)
+        dy = rng.standard_normal(y.shape, dtype=cp.float32)
+        flops = 2.0 * y.size * xs[1] * r * r
+        configs = " / ".join(cuda.conv2d_config(p, xs, w.shape, padding=pad)
+                             for p in ("forward", "backward_data", "backward_weight"))
+        ours_f = time_ms(lambda: ops.conv2d_forward(x, w, padding=pad), repeat)
+        ours_fb = time_ms(lambda: (ops.conv2d_forward(x, w, padding=pad),
+                                   ops.conv2d_backward(dy, x, w, padding=pad)), repeat)
+        theirs_f = theirs_fb = float("nan")
+        errs = "n/a"
+        if torch is not None:
+            tf = torch.nn.functional
+            tx = torch.as_tensor(x, device="cuda").requires_grad_(True)
+            tw = torch.as_tensor(w, device="cuda").requires_grad_(True)
+            tdy = torch.as_tensor(dy, device="cuda")
+
+            def t_fwd():
+                with torch.no_grad():
+                    return tf.conv2d(tx, tw, padding=pad)
+
+            def t_fwd_bwd():
+                return torch.autograd.grad(tf.conv2d(tx, tw, padding=pad), (tx, tw), tdy)
+            theirs_f = time_ms(t_fwd, repeat)
+            theirs_fb = time_ms(t_fwd_bwd, repeat)
+            ref_dx, ref_dw = t_fwd_bwd()
+            dx, dw, _ = ops.conv2d_backward(dy, x, w, padding=pad)
+            errs = (f"{rel_err(ops.conv2d_forward(x, w, padding=pad), cp.asarray(t_fwd())):.1e} / "
+                    f"{rel_err(dx, cp.asarray(ref_dx)):.1e} / {rel_err(dw, cp.asarray(ref_dw)):.1e}")
+        lines.append(f"| {name} | {xs} | {k}, {r}x{r}, {pad} | {configs} | {ours_f:.3f} | "
+                     f"{theirs_f:.3f} | {theirs_f / ours_f:.0%} | {ours_fb:.3f} | {theirs_fb:.3f} | "
+                     f"{theirs_fb / ours_fb:.0%} | {flops / ours_f / 1e9:.1f} | {errs} |")
+        print(lines[-1], flush=True)
+        del x, w, y, dy
+        cp.get_default_memory_pool().free_all_blocks()
+    # The fused epilogue: conv + bias + ReLU in one pass vs conv, bias, then ReLU.
+    xs, k = ((8 if quick else 64), 64, 56, 56), 64
+    x = rng.standard_normal(xs, dtype=cp.float32)
+    w = cp.ascontiguousarray(rng.standard_normal((k, 64, 3, 3), dtype=cp.float32) / 24)
+    b = rng.standard_normal(k, dtype=cp.float32)
+    fused = time_ms(lambda: cuda.conv2d_bias_relu_forward(x, w, b, padding=1), repeat)
+    unfused = time_ms(lambda: ops.relu_forward(ops.conv2d_forward(x, w, b, padding=1)), repeat)
+    err = rel_err(cuda.conv2d_bias_relu_forward(x, w, b, padding=1),
+                  ops.relu_forward(ops.conv2d_forward(x, w, b, padding=1)))
+    lines += ["", f"Fused bias + ReLU epilogue on {xs} -> {k}@3x3: {fused:.3f} ms vs "
+                  f"{unfused:.3f} ms as conv(+bias) then ReLU (rel. error {err:.1e}).", ""]
+    print(lines[-2], flush=True)
+
+
+# --------------------------------------------------------------------------------- LSTM
+def bench_lstm(repeat, quick, lines):
+    torch, torch_note = _torch()
+    cuda = _registry.load("cuda")
+    steps, batch, inputs, hidden = (20 if quick else 100), 64, 256, 512
+    rng = cp.random.default_rng(4)
+    scale = 1 / np.sqrt(hidden)
+    x = rng.standard_normal((steps, batch, inputs), dtype=cp.float32)
+    h0 = rng.standard_normal((batch, hidden), dtype=cp.float32)
+    c0 = rng.standard_normal((batch, hidden), dtype=cp.float32)
+    w_ih = cp.ascontiguousarray(rng.standard_normal((4 * hidden, inputs), dtype=cp.float32) * scale)
+    w_hh = cp.ascontiguousarray(rng.standard_normal((4 * hidden, hidden), dtype=cp.float32) * scale)
+    b = rng.standard_normal(4 * hidden, dtype=cp.float32) * scale
+    dhs = rng.standard_normal((steps, batch, hidden), dtype=cp.float32)
+    fwd = lambda: cuda.lstm_forward(x, h0, c0, w_ih, w_hh, b)  # noqa: E731
+
+    def fwd_bwd():
+        *_, cache = fwd()
+        return cuda.lstm_backward(dhs, None, None, cache)
+    ours_f, ours_fb = time_ms(fwd, repeat), time_ms(fwd_bwd, repeat)
+    lines += [f"## LSTM sequence (float32) T={steps}, B={batch}, I={inputs}, H={hidden}", "",
+              f"PyTorch: {torch_note} (torch.nn.LSTM: cuDNN). Target: within 1.5x of cuDNN.", "",
+              "| | metalnet ms | cuDNN ms | metalnet / cuDNN time | rel. error (hs / dx / dw_hh) |",
+              "|---|---|---|---|---|"]
+    if torch is None:
+        lines += [f"| forward | {ours_f:.3f} | n/a | | |", f"| fwd+bwd | {ours_fb:.3f} | n/a | | |", ""]
+        return
+    lstm = torch.nn.LSTM(inputs, hidden).cuda()
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.as_tensor(w_ih, device="cuda"))
+        lstm.weight_hh_l0.copy_(torch.as_tensor(w_hh, device="cuda"))
+        lstm.bias_ih_l0.copy_(torch.as_tensor(b, device="cuda"))
+        lstm.bias_hh_l0.zero_()
+    tx = torch.as_tensor(x, device="cuda").requires_grad_(True)
+    state = (torch.as_tensor(h0, device="cuda")[None], torch.as_tensor(c0, device="cuda")[None])
+    tdhs = torch.as_tensor(dhs, device="cuda")
+
+    def t_fwd():
+        with torch.no_grad():
+            return lstm(tx, state)
+
+    def t_fwd_bwd():
+        out, _ = lstm(tx, state)
+        return torch.autograd.grad(out, (tx, lstm.weight_hh_l0), tdhs)
+    theirs_f, theirs_fb = time_ms(t_fwd, repeat), time_ms(t_fwd_bwd, repeat)
+    hs = fwd()[0]
+    t_dx, t_dwhh = t_fwd_bwd()
+    dx, _, _, _, dw_hh, _ = fwd_bwd()
+    errs = (f"{rel_err(hs, cp.asarray(t_fwd()[0].detach())):.1e} / {rel_err(dx, cp.asarray(t_dx)):.1e} / "
+            f"{rel_err(dw_hh, cp.asarray(t_dwhh)):.1e}")
+    lines += [f"| forward | {ours_f:.3f} | {theirs_f:.3f} | {ours_f / theirs_f:.2f}x | {errs} |",
+              f"| fwd+bwd | {ours_fb:.3f} | {theirs_fb:.3f} | {ours_fb / theirs_fb:.2f}x | |", ""]
+    print("\n".join(lines[-3:]), flush=True)
+
+
+# ----------------------------------------------------------------------- training steps
+def _torch_lenet5(torch):
+    nn_ = torch.nn
+    return nn_.Sequential(nn_.Conv2d(1, 6, 5, padding=2), nn_.Tanh(), nn_.AvgPool2d(2),
+                          nn_.Conv2d(6, 16, 5), nn_.Tanh(), nn_.AvgPool2d(2), nn_.Flatten(),
+                          nn_.Linear(400, 120), nn_.Tanh(), nn_.Linear(120, 84), nn_.Tanh(),
+                          nn_.Linear(84, 10))
+
+
+def _torch_resnet18_cifar(torch, num_classes=10, width=64):
+    nn_ = torch.nn
+
+    class Block(nn_.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn_.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn_.BatchNorm2d(cout)
+            self.conv2 = nn_.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn_.BatchNorm2d(cout)
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn_.Sequential(nn_.Conv2d(cin, cout, 1, stride, bias=False),
+                                           nn_.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = torch.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return torch.relu(out + (x if self.down is None else self.down(x)))
+
+    layers = [nn_.Conv2d(3, width, 3, 1, 1, bias=False), nn_.BatchNorm2d(width), nn_.ReLU()]
+    cin = width
+    for stage in range(4):
+        cout = width * 2 ** stage
+        for i in range(2):
+            layers.append(Block(cin, cout, (1 if stage == 0 else 2) if i == 0 else 1))
+            cin = cout
+    layers += [nn_.AdaptiveAvgPool2d(1), nn_.Flatten(), nn_.Linear(cin, num_classes)]
+    return nn_.Sequential(*layers)
+
+
+def _wall_ms(fn, repeat, warmup=3):
+    """Median wall milliseconds of fn() including a device synchronisation (host overhead
+    counts: a training step's Python work is part of its cost)."""
+    import time
+    for _ in range(warmup):
+        fn()
+    cp.cuda.Device().synchronize()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        cp.cuda.Device().synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def bench_train(repeat, quick, lines):
+    from metalnet import Tensor, models, nn, optim
+    torch, torch_note = _torch()
+    lines += ["## Training steps (float32): forward, cross-entropy, backward, SGD with momentum", "",
+              f"PyTorch eager: {torch_note}, cudnn.benchmark on. Wall time per step "
+              "(host work included), median. Target: LeNet-5 faster than PyTorch eager.", "",
+              "| model | batch | metalnet ms | PyTorch ms | PyTorch / metalnet | first loss (ours, torch) |",
+              "|---|---|---|---|---|---|"]
+    rng = np.random.default_rng(5)
+    cases = [("LeNet-5", lambda: models.lenet5(10, 1, input_size=28), (256, 1, 28, 28),
+              _torch_lenet5),
+             ("ResNet-18 CIFAR", lambda: models.resnet18(10, stem="cifar"),
+              ((32 if quick else 128), 3, 32, 32), _torch_resnet18_cifar)]
+    for name, build, shape, torch_build in cases:
+        model = build().to("cuda")
+        opt = optim.SGD(model.parameters(), 0.01, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+        x = cp.asarray(rng.standard_normal(shape).astype(np.float32))
+        y = cp.asarray(rng.integers(0, 10, shape[0]))
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(model(Tensor(x)), y)
+            loss.backward()
+            opt.step()
+            return loss
+        first = float(step().item())
+        ours = _wall_ms(step, max(3, repeat // 2))
+        theirs, t_first = float("nan"), float("nan")
+        if torch is not None:
+            torch.backends.cudnn.benchmark = True
+            tmodel = torch_build(torch).cuda()
+            topt = torch.optim.SGD(tmodel.parameters(), 0.01, momentum=0.9)
+            tx, ty = torch.as_tensor(x, device="cuda"), torch.as_tensor(y, device="cuda")
+
+            def t_step():
+                topt.zero_grad(set_to_none=True)
+                loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
+                loss.backward()
+                topt.step()
+                return loss
+            t_first = float(t_step().item())
+            theirs = _wall_ms(t_step, max(3, repeat // 2))
+        lines.append(f"| {name} | {shape[0]} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.2f}x | "
+                     f"{first:.3f}, {t_first:.3f} |")
+        print(lines[-1], flush=True)
+        del model, opt
+        cp.get_default_memory_pool().free_all_blocks()
+    lines.append("")
+
+
 def header():
     from metalnet import _cuda
     props = _cuda.device_properties(cp.cuda.runtime.getDevice())
@@ -246,21 +492,31 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 8192])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="smaller arrays, fewer repeats")
-    parser.add_argument("--skip", choices=("gemm", "memory"), action="append", default=[])
+    parser.add_argument("--skip", choices=SECTIONS, action="append", default=[])
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else args.repeat
     lines = header()
+    failures = []
     print("\n".join(lines), flush=True)
     with metalnet.backend("cuda"):
         if "gemm" not in args.skip:
             bench_gemm(args.sizes, repeat, lines)
         if "memory" not in args.skip:
             bench_memory_bound(repeat, args.quick, lines)
+        for name, bench in (("conv", bench_conv), ("lstm", bench_lstm), ("train", bench_train)):
+            if name in args.skip:
+                continue
+            try:  # one section failing must not lose the others' numbers
+                bench(repeat, args.quick, lines)
+            except Exception as exc:  # noqa: BLE001
+                lines += [f"**{name} benchmark failed: {type(exc).__name__}: {exc}**", ""]
+                print(lines[-2], flush=True)
+                failures.append(name)
     report = "\n".join(lines) + "\n"
     if args.out:
         with open(args.out, "w") as f:
             f.write(report)
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

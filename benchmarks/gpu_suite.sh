@@ -8,10 +8,16 @@
 #      pybind11, numpy and cupy-cuda13x already installed in that Python)
 #   3. metalnet info (must list the cuda backend with "CUDA" implementations)
 #   4. pytest -m gpu tests                            (every GPU test, including the slow ones)
-#   5. compute-sanitizer --tool memcheck on the GPU tests of the cuda backend (CuPy pool off)
-#   6. compute-sanitizer --tool racecheck on the GEMM tests (shared-memory hazards)
+#   5. compute-sanitizer --tool memcheck on the GPU tests of the cuda backend (CuPy pool off),
+#      the GEMM/pooling/softmax ones and, as their own step, the convolution, LSTM and
+#      training ones
+#   6. compute-sanitizer --tool racecheck / synccheck on the GEMM and the convolution tile
+#      configurations (shared-memory hazards, barriers)
 #   7. benchmarks/gpu_bench.py: SGEMM vs cuBLAS (CuPy) and PyTorch (TF32 off) at n = 1024,
-#      4096, 8192; activations / pooling / softmax GB/s vs a device-to-device copy
+#      4096, 8192; activations / pooling / softmax GB/s vs a device-to-device copy; conv2d
+#      forward and forward + backward vs cuDNN (the four layers), the fused bias + ReLU
+#      epilogue, the LSTM sequence (T=100, B=64, I=256, H=512) vs cuDNN, LeNet-5 (batch 256)
+#      and ResNet-18 CIFAR (batch 128) training steps vs PyTorch eager
 #
 # Every step's log goes to benchmarks/results/gpu-<device>-<date>/, with SUMMARY.md listing each
 # step's exit status and the benchmark report. The script runs every step even when one fails
@@ -108,8 +114,13 @@ step pytest-gpu "$PY" -m pytest -m gpu -ra -q tests
 # fault on purpose, in child processes.
 if [ "$QUICK" = 1 ]; then sel="cuda and not cupy and not fault and not slow and f32"; else sel="cuda and not cupy and not fault"; fi
 step memcheck sanitize memcheck -m gpu -k "$sel" tests/test_backends.py tests/test_gpu_gemm.py tests/test_gpu_kernels.py
+if [ "$QUICK" = 1 ]; then sel2="not cupy and not fault and not slow and not f64"; else sel2="not cupy and not fault and not slow"; fi
+step memcheck-conv-lstm sanitize memcheck -m gpu -k "$sel2" tests/test_gpu_conv.py tests/test_gpu_lstm.py
+step memcheck-train sanitize memcheck -m "gpu and not slow" -k "lenet5 or lstm or resnet18" tests/test_gpu_train.py
 step racecheck-gemm sanitize racecheck -m "gpu and not slow" -k "configuration or beta or k_zero" tests/test_gpu_gemm.py
 step synccheck-gemm sanitize synccheck -m "gpu and not slow" -k "configuration" tests/test_gpu_gemm.py
+step racecheck-conv sanitize racecheck -m "gpu and not slow" -k "configuration or split" tests/test_gpu_conv.py
+step synccheck-conv sanitize synccheck -m "gpu and not slow" -k "configuration" tests/test_gpu_conv.py
 
 bench_args=(--out "$dir/bench.md")
 [ "$QUICK" = 1 ] && bench_args+=(--quick)
