@@ -129,6 +129,8 @@ PoolGeometry pool_geometry(const py::array& x, const py::array& y, int64_t kh, i
     throw py::value_error("pooling: invalid kernel, stride or padding");
   PoolGeometry g{x.shape(0) * x.shape(1), x.shape(2), x.shape(3), y.shape(2), y.shape(3),
                  kh, kw, sh, sw, pt, pl};
+  if (g.h * g.w > INT32_MAX)  // max pooling tracks float32 argmax in int32 lanes
+    throw py::value_error("pooling: an input plane of more than 2^31 cells is not supported");
   // Windows must start inside the padded input: the last one begins at (ho-1)*sh - pt.
   if (g.ho > 0 && ((g.ho - 1) * sh - pt >= g.h || (g.wo - 1) * sw - pl >= g.w))
     throw py::value_error("pooling: output larger than the input and padding allow");

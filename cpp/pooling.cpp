@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "metalnet/dispatch.h"
@@ -39,43 +40,51 @@ void over_planes(const PoolGeometry& g, const Body& body) {
 // Two sweeps per output row, each a plain vectorisable loop: the maxima first, then the index
 // of the first cell equal to its maximum (row-major window order, so ties go to the first).
 // A NaN in a window makes the maximum NaN, and the first NaN cell is the argmax.
+// One sweep over the window offsets (r, s) in row-major order; for each, all outputs of the row
+// are updated at once. A strictly greater value replaces the best (so ties keep the first
+// cell), and a NaN replaces a number (so the first NaN wins, as in the reference). The index
+// starts at the window's first real cell, which is right when every value is -inf.
 template <class T>
 void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax) {
+  // Indices are tracked in an integer of T's width (int32 for float) so the compare-and-select
+  // stays in one vector shape and vectorises; they are widened to int64 once per row.
+  using Idx = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
   over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+    std::vector<Idx> index(g.wo);
+    Idx* where = index.data();
+    const Idx sw = Idx(g.sw), pl = Idx(g.pl), width = Idx(g.w);
     for (int64_t p = p0; p < p1; ++p) {
       const T* plane = x + p * g.h * g.w;
       for (int64_t oh = 0; oh < g.ho; ++oh) {
         T* best = y + (p * g.ho + oh) * g.wo;
-        int64_t* where = argmax + (p * g.ho + oh) * g.wo;
         int64_t h0, h1;
         valid_rows(g, oh, h0, h1);
-        std::fill(best, best + g.wo, -std::numeric_limits<T>::infinity());
-        std::fill(where, where + g.wo, int64_t(-1));
+        const Idx first_row = Idx(h0) * width;
+#pragma omp simd
+        for (int64_t ow = 0; ow < g.wo; ++ow) {
+          const Idx left = Idx(ow) * sw - pl;
+          best[ow] = -std::numeric_limits<T>::infinity();
+          where[ow] = first_row + (left < 0 ? Idx(0) : left);
+        }
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t s = 0; s < g.kw; ++s) {
             int64_t lo, hi;
             valid_cols(g, s, lo, hi);
             // Locals, and | & rather than || &&: the loop must stay branch-free and must not
             // reload the geometry through pointers the compiler fears may alias the output.
-            const int64_t base = h * g.w + s - g.pl, sw = g.sw;
+            const Idx base = Idx(h) * width + Idx(s) - pl;
 #pragma omp simd
             for (int64_t ow = lo; ow < hi; ++ow) {
-              const T v = plane[base + ow * sw], b = best[ow];
-              best[ow] = ((v > b) | (v != v)) & (b == b) ? v : b;
+              const Idx at = base + Idx(ow) * sw;
+              const T v = plane[at], b = best[ow];
+              const bool take = (v > b) | ((v != v) & (b == b));
+              best[ow] = take ? v : b;
+              where[ow] = take ? at : where[ow];
             }
           }
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t s = 0; s < g.kw; ++s) {
-            int64_t lo, hi;
-            valid_cols(g, s, lo, hi);
-            const int64_t base = h * g.w + s - g.pl, sw = g.sw;
+        int64_t* out = argmax + (p * g.ho + oh) * g.wo;
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) {
-              const T v = plane[base + ow * sw], b = best[ow];
-              const bool hit = (v == b) | ((v != v) & (b != b));
-              where[ow] = hit & (where[ow] < 0) ? base + ow * sw : where[ow];
-            }
-          }
+        for (int64_t ow = 0; ow < g.wo; ++ow) out[ow] = where[ow];
       }
     }
   });
