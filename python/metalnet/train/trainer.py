@@ -8,6 +8,7 @@ from .._backend_choice import backend as use_backend
 from ..autograd import no_grad
 from ..data.dataset import ArrayDataset
 from ..data.loader import DataLoader
+from .clip import clip_grad_norm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .history import History
 
@@ -65,13 +66,15 @@ class Trainer:
     - ``backend``: run the kernels on this metalnet backend ('numpy', 'cpu', 'cupy', 'cuda').
     - ``progress``: tqdm bars with loss, accuracy and samples/s (False for silence).
     - ``checkpoint``: a path written after every epoch, for ``fit(..., resume=path)``.
+    - ``clip_grad_norm``: rescale gradients to this joint L2 norm at most (None: never).
     """
 
     def __init__(self, model, optimizer, loss, *, scheduler=None, device="cpu", backend=None,
-                 progress=True, checkpoint=None):
+                 progress=True, checkpoint=None, clip_grad_norm=None):
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.scheduler, self.device, self.backend = scheduler, device, backend
         self.progress, self.checkpoint = progress, checkpoint
+        self.clip_grad_norm = clip_grad_norm
         self.history = History()
         self.epoch = 0
         self.model.to(device)
@@ -84,7 +87,7 @@ class Trainer:
 
     def _bar(self, loader, desc):
         from tqdm.auto import tqdm
-        return tqdm(loader, desc=desc, unit="batch", leave=False, disable=not self.progress,
+        return tqdm(loader, desc=desc, unit="batch", leave=True, disable=not self.progress,
                     dynamic_ncols=True)
 
     def train_epoch(self, loader, desc="train") -> dict:
@@ -98,6 +101,8 @@ class Trainer:
                 loss = self.loss(output, y)
                 self.optimizer.zero_grad()
                 loss.backward()
+                if self.clip_grad_norm is not None:
+                    clip_grad_norm(self.model.parameters(), self.clip_grad_norm)
                 self.optimizer.step()
                 value = float(loss.data)
                 self.history.steps.append(value)
@@ -117,9 +122,8 @@ class Trainer:
         summary = meter.summary(prefix)
         return {k: v for k, v in summary.items() if k.startswith(prefix)}
 
-    def _record(self, train_metrics, val_metrics):
-        record = {"epoch": self.epoch, **train_metrics, **val_metrics,
-                  "lr": self.optimizer.param_groups[0]["lr"]}
+    def _record(self, train_metrics, val_metrics, lr):
+        record = {"epoch": self.epoch, **train_metrics, **val_metrics, "lr": lr}
         self.history.epochs.append(record)
         if self.progress:
             from tqdm.auto import tqdm
@@ -135,12 +139,13 @@ class Trainer:
         while self.epoch < epochs:
             if hasattr(train, "set_epoch"):
                 train.set_epoch(self.epoch)
+            lr = self.optimizer.param_groups[0]["lr"]       # the rate this epoch used
             train_metrics = self.train_epoch(train, f"epoch {self.epoch + 1}/{epochs}")
             val_metrics = self.evaluate(val) if val is not None else {}
             self.epoch += 1
             if self.scheduler is not None:
                 self.scheduler.step()
-            self._record(train_metrics, val_metrics)
+            self._record(train_metrics, val_metrics, lr)
             if self.checkpoint:
                 self.save(self.checkpoint)
         return self.history
@@ -173,7 +178,8 @@ def format_record(record: dict) -> str:
 
 def fit(model, optimizer, loss, train, val=None, epochs=1, **options) -> History:
     """Train ``model`` for ``epochs`` epochs; ``options`` are Trainer's (scheduler, device,
-    backend, progress, checkpoint) and fit's (resume, batch_size). Returns the History."""
+    backend, progress, checkpoint, clip_grad_norm) and fit's (resume, batch_size).
+    Returns the History."""
     fit_keys = ("resume", "batch_size")
     fit_options = {k: options.pop(k) for k in fit_keys if k in options}
     trainer = Trainer(model, optimizer, loss, **options)
