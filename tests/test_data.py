@@ -59,7 +59,7 @@ def test_dna_motifs_are_planted_only_in_their_class():
     again = data.dna_motifs(n=300, length=40, motifs=("TATAAT", "GATTACA"), seed=3)
     np.testing.assert_array_equal(again.inputs, ds.inputs)
     index = data.dna_motifs(n=10, encoding="index")
-    assert index.inputs.dtype == np.int64 and index.inputs.shape == (10, 60)
+    assert index.inputs.dtype == np.int64 and index.inputs.shape == (10, 30)
 
 
 def test_temporal_order_markers_give_the_class():

@@ -48,7 +48,7 @@ def one_hot_dna(codes: np.ndarray) -> np.ndarray:
     return np.eye(4, dtype=np.float32)[codes]
 
 
-def dna_motifs(n=2000, length=60, motifs=("TATAAT",), mutation_rate=0.0, seed=0,
+def dna_motifs(n=3000, length=30, motifs=("TATAAT",), mutation_rate=0.0, seed=0,
                encoding="onehot") -> ArrayDataset:
     """``n`` sequences, classes balanced: 'none' and one class per motif.
 

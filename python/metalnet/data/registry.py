@@ -17,7 +17,7 @@ DATASETS = {
     "digits": (digits, "1,797 handwritten digits, 1x8x8 (size=28 for 1x28x28), 10 classes"),
     "breast_cancer": (breast_cancer, "569 tumours, 30 features, malignant/benign"),
     "pathology": (pathology_patches, "IHC slide patches 3x32x32, DAB-positive or not"),
-    "dna": (dna_motifs, "generated DNA 60x4 one-hot, planted TATAAT motif or none"),
+    "dna": (dna_motifs, "generated DNA 30x4 one-hot, planted TATAAT motif or none"),
     "temporal_order": (temporal_order, "sequences 20x8 one-hot, order of two markers, 4 classes"),
 }
 

@@ -68,6 +68,7 @@ def _summary(history, test) -> str:
 
 
 def _train(args) -> int:
+    from .recipes import RECIPES
     from .trainer import Trainer, evaluate
     device = _best_device() if args.device == "auto" else args.device
     model, optimizer, loss, (train, val, test) = _setup(args)
@@ -77,7 +78,8 @@ def _train(args) -> int:
           f" {len(test.dataset)} test samples, device {device}, backend "
           f"{args.backend or 'automatic'}")
     trainer = Trainer(model, optimizer, loss, device=device, backend=args.backend,
-                      progress=not args.quiet, checkpoint=os.path.join(out, "checkpoint.npz"))
+                      progress=not args.quiet, checkpoint=os.path.join(out, "checkpoint.npz"),
+                      clip_grad_norm=RECIPES[args.model].clip_grad_norm)
     history = trainer.fit(train, val, args.epochs, resume=args.resume)
     test_metrics = evaluate(model, loss, test, device=device, backend=args.backend)
     print(_summary(history, test_metrics))

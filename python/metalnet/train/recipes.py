@@ -23,6 +23,7 @@ class Recipe:
     batch_size: int = 32
     image_size: int = 0      # resize images to this side (0: keep)
     reconstruction: bool = False
+    clip_grad_norm: float = None   # recurrent networks need it (one bad step undoes an epoch)
 
 
 def _channels(ds):
@@ -49,7 +50,7 @@ RECIPES = {
     "lstm": Recipe("LSTM classifier (hidden 32) on sequences; images are read row by row",
                    lambda ds: models.lstm_classifier(ds.num_classes, input_size=ds.sample_shape[1],
                                                      hidden_size=32),
-                   "sequence", lr=5e-3),
+                   "sequence", lr=3e-3, clip_grad_norm=1.0),
     "autoencoder": Recipe("convolutional autoencoder (16-32 channels), MSE reconstruction",
                           lambda ds: models.autoencoder("conv", in_channels=_channels(ds)),
                           "image", lr=2e-3, reconstruction=True),
