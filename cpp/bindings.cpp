@@ -7,6 +7,7 @@
 
 #include "metalnet/activations.h"
 #include "metalnet/bias.h"
+#include "metalnet/conv2d.h"
 #include "metalnet/gemm.h"
 #include "metalnet/host_pool.h"
 #include "metalnet/pooling.h"
@@ -342,6 +343,76 @@ void bind_bias(py::module_& m) {
   }, py::arg("dy"), py::arg("db"));
 }
 
+// Shapes x (N, C, H, W), w (K, C, R, S), y (N, K, Ho, Wo) and the geometry, cross-checked.
+ConvGeometry conv_geometry(const py::array& x, const py::array& w, const py::array& y,
+                           int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw) {
+  if (x.ndim() != 4 || w.ndim() != 4 || y.ndim() != 4)
+    throw py::value_error("conv2d: x, w and y must be 4-D");
+  if (w.shape(1) != x.shape(1) || y.shape(0) != x.shape(0) || y.shape(1) != w.shape(0))
+    throw py::value_error("conv2d: shapes of x (N, C, H, W), w (K, C, R, S), y (N, K, Ho, Wo) disagree");
+  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0)
+    throw py::value_error("conv2d: invalid stride, dilation or padding");
+  ConvGeometry g{x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2),
+                 w.shape(3), y.shape(2), y.shape(3), sh, sw, pt, pl, dh, dw};
+  // No bound on ho, wo is needed for memory safety: taps outside the input read as zero.
+  return g;
+}
+
+void bind_conv2d(py::module_& m) {
+  m.def("conv2d_forward", [](const py::array& x, const py::array& w, const py::object& b,
+                             py::array& y, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                             int64_t dh, int64_t dw) {
+    require_contiguous(x, "x");
+    require_contiguous(w, "w");
+    require_contiguous(y, "y");
+    require_writeable(y, "y");
+    if (!x.dtype().is(w.dtype()) || !x.dtype().is(y.dtype()))
+      throw py::type_error("x, w and y must share one dtype");
+    const ConvGeometry g = conv_geometry(x, w, y, sh, sw, pt, pl, dh, dw);
+    py::array bias;
+    if (!b.is_none()) {
+      bias = b.cast<py::array>();
+      require_contiguous(bias, "b");
+      if (!bias.dtype().is(x.dtype()) || bias.ndim() != 1 || bias.shape(0) != g.k)
+        throw py::value_error("b must be (K,) with the dtype of x");
+    }
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      const T* wp = cptr<T>(w);
+      const T* bp = b.is_none() ? nullptr : cptr<T>(bias);
+      T* yp = mptr<T>(y);
+      py::gil_scoped_release nogil;
+      conv2d_forward(g, xp, wp, bp, yp);
+    });
+  });
+  m.def("conv2d_backward", [](const py::array& dy, const py::array& x, const py::array& w,
+                              py::array& dx, py::array& dw_out, py::array& db, int64_t sh,
+                              int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw) {
+    for (const py::array* a : std::initializer_list<const py::array*>{&dy, &x, &w, &dx, &dw_out, &db})
+      require_contiguous(*a, "array");
+    require_writeable(dx, "dx");
+    require_writeable(dw_out, "dw");
+    require_writeable(db, "db");
+    for (const py::array* a : std::initializer_list<const py::array*>{&x, &w, &dx, &dw_out, &db})
+      if (!a->dtype().is(dy.dtype())) throw py::type_error("all arrays must share one dtype");
+    const ConvGeometry g = conv_geometry(x, w, dy, sh, sw, pt, pl, dh, dw);
+    if (dx.size() != x.size() || dw_out.size() != w.size() || db.size() != g.k)
+      throw py::value_error("dx, dw, db must match x, w and (K,)");
+    dispatch_float(dy, "dy", [&](auto zero) {
+      using T = decltype(zero);
+      const T* dyp = cptr<T>(dy);
+      const T* xp = cptr<T>(x);
+      const T* wp = cptr<T>(w);
+      T* dxp = mptr<T>(dx);
+      T* dwp = mptr<T>(dw_out);
+      T* dbp = mptr<T>(db);
+      py::gil_scoped_release nogil;
+      conv2d_backward(g, dyp, xp, wp, dxp, dwp, dbp);
+    });
+  });
+}
+
 void bind_runtime(py::module_& m) {
   m.def("best_isa", [] { return isa_name(best_isa()); },
         "Highest instruction set this CPU supports: 'avx512', 'avx2' or 'generic'.");
@@ -381,6 +452,7 @@ PYBIND11_MODULE(_cpu, m) {
   bind_activations(m);
   bind_gemm(m);
   bind_bias(m);
+  bind_conv2d(m);
   bind_pool(m);
   bind_pooling(m);
   bind_softmax(m);

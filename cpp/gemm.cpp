@@ -155,8 +155,9 @@ void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
 }  // namespace
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                  T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
+                  int64_t ldc) {
   if (m == 0 || n == 0) return;
   const bool accumulate = beta != T(0);
   if (k == 0 || alpha == T(0)) {
@@ -170,7 +171,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   // Split C between threads along its longer side, in whole register tiles; each thread runs
   // the full blocked algorithm on its part (re-packing the shared operand costs O(1/M)).
   const double flops = double(m) * double(n) * double(k);
-  const int threads = flops < kGemmParallelFlops ? 1 : num_threads();
+  const int threads = flops < kGemmParallelFlops ? 1 : std::min(max_threads, num_threads());
   const bool by_rows = m >= n;
   const int64_t extent = by_rows ? m : n, unit = by_rows ? tile_rows<T>() : tile_cols<T>();
   const int64_t units = (extent + unit - 1) / unit;
@@ -188,9 +189,25 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   }, /*align=*/1, threads);
 }
 
-template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
-                          const float*, int64_t, float, float*, int64_t);
-template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                           const double*, int64_t, double, double*, int64_t);
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm_threads(num_threads(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <class T>
+void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm_threads(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+#define METALNET_INSTANTIATE(NAME, T)                                                          \
+  template void NAME<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, \
+                        int64_t, T, T*, int64_t);
+METALNET_INSTANTIATE(gemm, float)
+METALNET_INSTANTIATE(gemm, double)
+METALNET_INSTANTIATE(gemm_serial, float)
+METALNET_INSTANTIATE(gemm_serial, double)
+#undef METALNET_INSTANTIATE
 
 }  // namespace metalnet

@@ -14,6 +14,14 @@
 namespace metalnet {
 
 int num_threads();
+// This thread's index inside a parallel_for region (0 outside one).
+inline int thread_index() {
+#ifdef METALNET_OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
 // n < 1 is rejected by the binding; here it is clamped to 1.
 void set_num_threads(int n);
 

@@ -40,6 +40,19 @@ def bias_add_backward(dy):
     return db
 
 
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
+    ho, wo = _args.conv_out_hw(x.shape[2], x.shape[3], w.shape[2:], stride, padding, dilation)
+    y = empty((x.shape[0], w.shape[0], ho, wo), x.dtype)
+    _cpu.conv2d_forward(x, w, b, y, *stride, padding[0], padding[2], *dilation)
+    return y
+
+
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1):
+    dx, dw, db = empty(x.shape, x.dtype), empty(w.shape, w.dtype), empty(w.shape[:1], w.dtype)
+    _cpu.conv2d_backward(dy, x, w, dx, dw, db, *stride, padding[0], padding[2], *dilation)
+    return dx, dw, db
+
+
 def _pool_out(x_shape, kernel, stride, padding):
     ho, wo = _args.pool_out_hw(x_shape[2], x_shape[3], kernel, stride, padding)
     return tuple(x_shape[:2]) + (ho, wo)
@@ -144,7 +157,8 @@ def tanh_backward(dy, y):
     return out
 
 
-_NATIVE = {name for name in PRIMITIVES if name in globals()}
+# Native only where the loaded extension really has the kernel (a stale build may lack one).
+_NATIVE = {name for name in PRIMITIVES if name in globals() and hasattr(_cpu, name)}
 IMPLEMENTATIONS = {name: ("C++" if name in _NATIVE else "NumPy") for name in PRIMITIVES}
 # Not yet written in C++: the reference runs, and IMPLEMENTATIONS reports "NumPy".
 globals().update({name: getattr(reference, name) for name in PRIMITIVES if name not in _NATIVE})

@@ -1,0 +1,26 @@
+// 2-D convolution (cross-correlation), NCHW, weights (K, C, R, S), by im2col + GEMM on column
+// blocks: per image, a block of output positions is unrolled into a (C*R*S) x cols matrix that
+// fits in cache, and one GEMM with the (K, C*R*S) weights produces those outputs. The unrolled
+// matrix never exceeds a few MiB, whatever the image size.
+#pragma once
+
+#include <cstdint>
+
+namespace metalnet {
+
+struct ConvGeometry {
+  int64_t n, c, h, w;        // input
+  int64_t k, r, s;           // weights
+  int64_t ho, wo;            // output
+  int64_t sh, sw, pt, pl;    // stride, top/left padding (bottom/right are implied by ho, wo)
+  int64_t dh, dw;            // dilation
+};
+
+template <class T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// dx, dw, db may each be null (not wanted). db is the bias gradient (K,).
+template <class T>
+void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w, T* dx, T* dw,
+                     T* db);
+
+}  // namespace metalnet
