@@ -30,3 +30,8 @@ __all__ += [
     "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
     "functional", "nn", "optim", "models", "cs231n", "summary", "save", "load",
 ]
+
+# Training: offline datasets and batching, the training loop (``metalnet train`` on the CLI).
+from . import data, train  # noqa: E402
+
+__all__ += ["data", "train"]
