@@ -8,6 +8,7 @@
 #include "metalnet/activations.h"
 #include "metalnet/bias.h"
 #include "metalnet/conv2d.h"
+#include "metalnet/lstm.h"
 #include "metalnet/gemm.h"
 #include "metalnet/host_pool.h"
 #include "metalnet/pooling.h"
@@ -413,6 +414,81 @@ void bind_conv2d(py::module_& m) {
   });
 }
 
+// Typed pointer to an optional array (None -> null), checked against dtype T and size.
+template <class T>
+const T* optional_ptr(const py::object& o, int64_t size, const char* name) {
+  if (o.is_none()) return nullptr;
+  py::array a = o.cast<py::array>();
+  require_contiguous(a, name);
+  if (!has_dtype<T>(a) || a.size() != size)
+    throw py::value_error(std::string(name) + " has the wrong dtype or size");
+  return cptr<T>(a);  // the caller's array object keeps the data alive
+}
+
+void bind_lstm(py::module_& m) {
+  m.def("lstm_forward", [](const py::array& x, const py::array& h0, const py::array& c0,
+                           const py::array& w_ih, const py::array& w_hh, const py::object& b,
+                           py::array& hs, py::array& cs, py::array& gates) {
+    if (x.ndim() != 3 || h0.ndim() != 2) throw py::value_error("x must be (T, N, I), h0 (N, H)");
+    const LstmShape s{x.shape(0), x.shape(1), x.shape(2), h0.shape(1)};
+    const std::initializer_list<std::pair<const py::array*, int64_t>> sizes = {
+        {&h0, s.n * s.h}, {&c0, s.n * s.h}, {&w_ih, 4 * s.h * s.i}, {&w_hh, 4 * s.h * s.h},
+        {&hs, s.t * s.n * s.h}, {&cs, s.t * s.n * s.h}, {&gates, s.t * s.n * 4 * s.h}};
+    require_contiguous(x, "x");
+    for (const auto& [a, size] : sizes) {
+      require_contiguous(*a, "array");
+      if (!a->dtype().is(x.dtype()) || a->size() != size)
+        throw py::value_error("lstm_forward: an array has the wrong dtype or size");
+    }
+    for (py::array* a : {&hs, &cs, &gates}) require_writeable(*a, "output");
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* bp = optional_ptr<T>(b, 4 * s.h, "b");
+      const T *xp = cptr<T>(x), *hp = cptr<T>(h0), *cp = cptr<T>(c0), *wi = cptr<T>(w_ih),
+              *wh = cptr<T>(w_hh);
+      T *hsp = mptr<T>(hs), *csp = mptr<T>(cs), *gp = mptr<T>(gates);
+      py::gil_scoped_release nogil;
+      lstm_forward(s, xp, hp, cp, wi, wh, bp, hsp, csp, gp);
+    });
+  });
+  m.def("lstm_backward", [](const py::object& dhs, const py::object& dh_last,
+                            const py::object& dc_last, const py::array& x, const py::array& h0,
+                            const py::array& c0, const py::array& w_ih, const py::array& w_hh,
+                            const py::object& hs, const py::array& cs, const py::array& gates,
+                            py::array& dx, py::array& dh0, py::array& dc0, py::array& dw_ih,
+                            py::array& dw_hh, py::array& db) {
+    if (x.ndim() != 3 || h0.ndim() != 2) throw py::value_error("x must be (T, N, I), h0 (N, H)");
+    const LstmShape s{x.shape(0), x.shape(1), x.shape(2), h0.shape(1)};
+    const std::initializer_list<std::pair<const py::array*, int64_t>> sizes = {
+        {&x, s.t * s.n * s.i}, {&h0, s.n * s.h}, {&c0, s.n * s.h}, {&w_ih, 4 * s.h * s.i},
+        {&w_hh, 4 * s.h * s.h}, {&cs, s.t * s.n * s.h},
+        {&gates, s.t * s.n * 4 * s.h}, {&dx, s.t * s.n * s.i}, {&dh0, s.n * s.h},
+        {&dc0, s.n * s.h}, {&dw_ih, 4 * s.h * s.i}, {&dw_hh, 4 * s.h * s.h}, {&db, 4 * s.h}};
+    for (const auto& [a, size] : sizes) {
+      require_contiguous(*a, "array");
+      if (!a->dtype().is(x.dtype()) || a->size() != size)
+        throw py::value_error("lstm_backward: an array has the wrong dtype or size");
+    }
+    for (py::array* a : {&dx, &dh0, &dc0, &dw_ih, &dw_hh, &db}) require_writeable(*a, "output");
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* dhsp = optional_ptr<T>(dhs, s.t * s.n * s.h, "dhs");
+      const T* dhl = optional_ptr<T>(dh_last, s.n * s.h, "dh_last");
+      const T* dcl = optional_ptr<T>(dc_last, s.n * s.h, "dc_last");
+      const T *xp = cptr<T>(x), *hp = cptr<T>(h0), *cp = cptr<T>(c0), *wi = cptr<T>(w_ih),
+              *wh = cptr<T>(w_hh), *csp = cptr<T>(cs), *gp = cptr<T>(gates);
+      // hs is read only for the steps before the last: one step (an LSTM cell) needs none.
+      const T* hsp = optional_ptr<T>(hs, s.t * s.n * s.h, "hs");
+      if (!hsp && s.t > 1) throw py::value_error("hs is required when T > 1");
+      T *dxp = mptr<T>(dx), *dh0p = mptr<T>(dh0), *dc0p = mptr<T>(dc0), *dwi = mptr<T>(dw_ih),
+        *dwh = mptr<T>(dw_hh), *dbp = mptr<T>(db);
+      py::gil_scoped_release nogil;
+      lstm_backward(s, dhsp, dhl, dcl, xp, hp, cp, wi, wh, hsp, csp, gp, dxp, dh0p, dc0p, dwi,
+                    dwh, dbp);
+    });
+  });
+}
+
 void bind_runtime(py::module_& m) {
   m.def("best_isa", [] { return isa_name(best_isa()); },
         "Highest instruction set this CPU supports: 'avx512', 'avx2' or 'generic'.");
@@ -453,6 +529,7 @@ PYBIND11_MODULE(_cpu, m) {
   bind_gemm(m);
   bind_bias(m);
   bind_conv2d(m);
+  bind_lstm(m);
   bind_pool(m);
   bind_pooling(m);
   bind_softmax(m);

@@ -149,6 +149,13 @@ def bias_add_backward(rng):
     return (bias_add(rng)[0][0],), {}
 
 
+def lstm_sequence_inputs(rng):
+    """(x (T, N, I), h0, c0, w_ih, w_hh, b) with T in 1..7."""
+    x, h, c, w_ih, w_hh, b = lstm_inputs(rng)
+    steps = int(rng.integers(1, 8))
+    return (rng.standard_normal((steps,) + x.shape), h, c, w_ih, w_hh, b)
+
+
 CASES = {
     "gemm": gemm,
     "bias_add": bias_add,
@@ -170,4 +177,5 @@ CASES = {
     "log_softmax": logits,
     "softmax_cross_entropy": softmax_cross_entropy,
     "lstm_cell_forward": lambda rng: (lstm_inputs(rng), {}),
+    "lstm_forward": lambda rng: (lstm_sequence_inputs(rng), {}),
 }

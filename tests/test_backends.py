@@ -13,7 +13,7 @@ import pytest
 from metalnet import ops, reference
 from metalnet.backends import _registry
 
-from cases import CASES, cast, lstm_inputs
+from cases import CASES, cast, lstm_inputs, lstm_sequence_inputs
 from conftest import assert_close, to_device
 
 DTYPES = (np.float32, np.float64)
@@ -28,7 +28,7 @@ def _natural_scale(name, index, args):
     """Per-element size of an output that cancellation can push towards 0 (see assert_close)."""
     if name == "softmax_cross_entropy":
         return 1.0 if index == 0 else 1.0 / args[0].shape[0]  # loss O(1); dlogits O(1/N)
-    if name == "lstm_cell_forward":
+    if name in ("lstm_cell_forward", "lstm_forward"):
         return 1.0  # h, c are O(1): a one-element h of 1e-3 measures cancellation, not the kernel
     if name in REDUCTIONS:
         return 0.1  # sums/means of N(0, 1) terms: a one-element output can cancel to ~0
@@ -39,7 +39,7 @@ REDUCTIONS = {"avg_pool2d_forward", "avg_pool2d_backward", "bias_add_backward", 
 
 
 # Results several dependent rounded steps deep (gate GEMM, sigmoid/tanh, state update).
-CHAIN = {"lstm_cell_forward": 10, "conv2d_backward": 5}  # dw, db: sums over N*H*W terms
+CHAIN = {"lstm_cell_forward": 10, "lstm_forward": 30, "conv2d_backward": 5}  # dw, db: sums over N*H*W terms
 
 
 def _compare(name, args, out, ref, dtype, backend, context):
@@ -61,8 +61,8 @@ def test_primitive_matches_reference(name, dtype, backend, rng, seed):
         ref = getattr(reference, name)(*cast(args, np.float64), **kwargs)
         out = getattr(ops, name)(*(to_device(a, backend) for a in args), **kwargs)
         context = f"(seed {seed}, shapes {[getattr(a, 'shape', a) for a in args]}, {kwargs})"
-        if name == "lstm_cell_forward":
-            out, ref = out[:2], ref[:2]
+        if name in ("lstm_cell_forward", "lstm_forward"):
+            out, ref = out[:-1], ref[:-1]  # the cache is checked through the backward tests
         _compare(name, args, out, ref, dtype, backend, context)
 
 
@@ -95,6 +95,24 @@ def test_lstm_cell_backward_matches_reference(dtype, backend, rng, seed):
                          what=f"lstm {label} (seed {seed}, n={n}, hidden={hidden})")
 
 
+@pytest.mark.parametrize("upstream", ["all", "outputs only", "last only"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
+def test_lstm_backward_matches_reference(dtype, upstream, backend, rng, seed):
+    for _ in range(3):
+        inputs = cast(lstm_sequence_inputs(rng), dtype)
+        ref_out = reference.lstm_forward(*cast(inputs, np.float64))
+        out = ops.lstm_forward(*(to_device(a, backend) for a in inputs))
+        steps, n, hidden = ref_out[0].shape
+        draw = lambda *shape: rng.standard_normal(shape).astype(dtype)  # noqa: E731
+        dhs = None if upstream == "last only" else draw(steps, n, hidden)
+        dh_last, dc_last = (None, None) if upstream == "outputs only" else (draw(n, hidden), draw(n, hidden))
+        ref = reference.lstm_backward(*cast((dhs, dh_last, dc_last), np.float64), ref_out[3])
+        got = ops.lstm_backward(*(to_device(a, backend) for a in (dhs, dh_last, dc_last)), out[3])
+        for label, o, r in zip(("dx", "dh0", "dc0", "dw_ih", "dw_hh", "db"), got, ref):
+            assert_close(o, r, dtype, backend, chain=30, floor_rms=1.0,
+                         what=f"lstm sequence {label} (seed {seed}, T={steps}, n={n}, H={hidden})")
+
+
 def test_every_primitive_has_a_case_or_a_dedicated_test():
-    dedicated = {"max_pool2d_backward", "lstm_cell_backward"}
+    dedicated = {"max_pool2d_backward", "lstm_cell_backward", "lstm_backward"}
     assert set(_registry.PRIMITIVES) == set(CASES) | dedicated

@@ -92,6 +92,13 @@ BAD_CALLS = [
     (lambda: ops.lstm_cell_forward(z(2, 5), z(2, 4), z(2, 4), z(16, 5), z(16, 4), z(12)),
      ValueError, "b must have shape (16,)"),
     (lambda: ops.lstm_cell_backward(z(2, 4), z(2, 4), (1, 2, 3)), TypeError, "cache must be the LSTMCache"),
+    (lambda: ops.lstm_forward(z(2, 5), z(2, 4), z(2, 4), z(16, 5), z(16, 4), z(16)), ValueError,
+     "x must have 3 dimensions"),
+    (lambda: ops.lstm_forward(z(0, 2, 5), z(2, 4), z(2, 4), z(16, 5), z(16, 4), z(16)), ValueError,
+     "at least one time step"),
+    (lambda: ops.lstm_forward(z(3, 3, 5), z(2, 4), z(2, 4), z(16, 5), z(16, 4), z(16)), ValueError,
+     "x must have shape (3, 2, 5)"),
+    (lambda: ops.lstm_backward(None, None, None, (1,)), TypeError, "cache must be the LSTMSequenceCache"),
     (lambda: ops.lstm_cell_backward(z(2, 3), z(2, 4), LSTMCache(*(z(2, 4),) * 7)), ValueError,
      "dh_next must have shape (2, 4)"),
 ]

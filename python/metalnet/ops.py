@@ -15,7 +15,7 @@ import numpy as np
 from . import _args
 from . import _checks as check
 from .backends import _registry
-from .reference import LSTMCache
+from .reference import LSTMCache, LSTMSequenceCache
 
 __all__ = list(_registry.PRIMITIVES)
 
@@ -285,3 +285,43 @@ def lstm_cell_backward(dh_next, dc_next, cache):
     check.shape(dc_next, "dc_next", cache.h.shape, "the shape of h")
     device = check.same_dtype_and_device(dh_next=dh_next, dc_next=dc_next, h=cache.h)
     return _backend(device).lstm_cell_backward(dh_next, dc_next, cache)
+
+
+# ----------------------------------------------------------------------------- LSTM sequence
+def _lstm_weights(x_features, hidden, w_ih, w_hh, b):
+    check.array(w_ih, "w_ih", ndim=2)
+    check.shape(w_ih, "w_ih", (4 * hidden, x_features), "(4*hidden, input)")
+    check.array(w_hh, "w_hh", ndim=2)
+    check.shape(w_hh, "w_hh", (4 * hidden, hidden), "(4*hidden, hidden)")
+    check.array(b, "b", ndim=1)
+    check.shape(b, "b", (4 * hidden,), "(4*hidden,)")
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b):
+    """An LSTM over T steps -> (hs (T, N, H), h_last, c_last, cache); x is (T, N, I)."""
+    check.array(x, "x", ndim=3)
+    if x.shape[0] < 1:
+        raise ValueError(f"x must hold at least one time step, got shape {tuple(x.shape)}")
+    check.array(h0, "h0", ndim=2)
+    n, hidden = h0.shape
+    check.shape(x, "x", (x.shape[0], n, x.shape[2]), "(T, N, I) with N the batch of h0")
+    check.array(c0, "c0", ndim=2)
+    check.shape(c0, "c0", (n, hidden), "the shape of h0")
+    _lstm_weights(x.shape[2], hidden, w_ih, w_hh, b)
+    device = check.same_dtype_and_device(x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, b=b)
+    return _backend(device).lstm_forward(x, h0, c0, w_ih, w_hh, b)
+
+
+def lstm_backward(dhs, dh_last, dc_last, cache):
+    """(dx, dh0, dc0, dw_ih, dw_hh, db) of lstm_forward; each upstream gradient may be None."""
+    if not isinstance(cache, LSTMSequenceCache):
+        raise TypeError(f"cache must be the LSTMSequenceCache returned by lstm_forward, "
+                        f"got {type(cache).__name__}")
+    grads = {"dhs": dhs, "dh_last": dh_last, "dc_last": dc_last}
+    for name, value in grads.items():
+        if value is not None:
+            check.array(value, name)
+            check.shape(value, name, cache.hs.shape if name == "dhs" else cache.h0.shape,
+                        "the shape of hs" if name == "dhs" else "the shape of h0")
+    device = check.same_dtype_and_device(x=cache.x, **grads)
+    return _backend(device).lstm_backward(dhs, dh_last, dc_last, cache)

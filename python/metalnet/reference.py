@@ -41,6 +41,7 @@ __all__ = [
     "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
     "softmax_cross_entropy",
     "LSTMCache", "lstm_cell_forward", "lstm_cell_backward",
+    "LSTMSequenceCache", "lstm_forward", "lstm_backward",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -707,3 +708,70 @@ def lstm_cell_backward(dh_next, dc_next, cache):
     dw_hh = da.T @ h
     db = da.sum(axis=0)
     return tuple(np.ascontiguousarray(v, dtype=dtype) for v in (dx, dh, dc, dw_ih, dw_hh, db))
+
+
+# --------------------------------------------------------------------------------------------
+# LSTM over a sequence
+# --------------------------------------------------------------------------------------------
+class LSTMSequenceCache(typing.NamedTuple):
+    """What lstm_backward needs from lstm_forward (the same tuple on every backend).
+
+    x (T, N, I), h0 and c0 (N, H), w_ih (4H, I), w_hh (4H, H); per step the hidden and cell
+    states hs, cs (T, N, H) and the ACTIVATED gates (T, N, 4H).
+    """
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    hs: np.ndarray
+    cs: np.ndarray
+    gates: np.ndarray
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b):
+    """An LSTM over T steps: lstm_cell_forward applied in turn, h and c carried along.
+
+    Shapes: x (T, N, I), h0 and c0 (N, H), w_ih (4H, I), w_hh (4H, H), b (4H,).
+    Returns (hs, h_last, c_last, cache) with hs (T, N, H) the hidden state after every step.
+    (A fast implementation computes x @ w_ih.T for all steps in one product: only the h @ w_hh.T
+    term has to wait for the previous step.)
+    """
+    x = np.asarray(x)
+    steps, n = x.shape[:2]
+    hidden = np.shape(h0)[1]
+    dtype = _common_dtype(x, h0, c0, w_ih, w_hh, b)
+    hs = np.empty((steps, n, hidden), dtype)
+    cs = np.empty((steps, n, hidden), dtype)
+    gates = np.empty((steps, n, 4 * hidden), dtype)
+    h, c = h0, c0
+    for t in range(steps):
+        h, c, cell = lstm_cell_forward(x[t], h, c, w_ih, w_hh, b)
+        hs[t], cs[t], gates[t] = h, c, cell.gates
+    return hs, hs[-1], cs[-1], LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
+
+
+def lstm_backward(dhs, dh_last, dc_last, cache):
+    """Gradients of lstm_forward: (dx, dh0, dc0, dw_ih, dw_hh, db).
+
+    dhs (T, N, H) is the gradient of every step's output h (None: no loss on them), dh_last and
+    dc_last (N, H) those of the final h and c (None: zero). Backpropagation through time: walk
+    the steps backwards, each step's dh being dhs[t] plus what flows back from step t+1, and
+    add up the weight gradients of all steps.
+    """
+    x, h0, c0, w_ih, w_hh, hs, cs, gates = cache
+    steps = x.shape[0]
+    dh = np.zeros_like(h0) if dh_last is None else np.asarray(dh_last)
+    dc = np.zeros_like(c0) if dc_last is None else np.asarray(dc_last)
+    dx = np.empty_like(x)
+    dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
+    db = np.zeros(w_ih.shape[0], dtype=x.dtype)
+    for t in reversed(range(steps)):
+        h_prev, c_prev = (hs[t - 1], cs[t - 1]) if t else (h0, c0)
+        step = LSTMCache(x[t], h_prev, c_prev, w_ih, w_hh, gates[t], cs[t])
+        dh_t = dh if dhs is None else dh + dhs[t]
+        dx[t], dh, dc, dwi, dwh, dbt = lstm_cell_backward(dh_t, dc, step)
+        dw_ih += dwi
+        dw_hh += dwh
+        db += dbt
+    return dx, dh, dc, dw_ih, dw_hh, db

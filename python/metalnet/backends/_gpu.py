@@ -1,7 +1,6 @@
 """What the two GPU backends share: loading CuPy with a usable device, and the current stream."""
 from __future__ import annotations
 
-import typing
 
 from .._memory import empty
 
@@ -47,17 +46,7 @@ def missing(backend: str, name: str):
 #   lstm_backward(dhs, dh_last, dc_last, cache) -> (dx, dh0, dc0, dw_ih, dw_hh, db)
 # with x (T, N, I), h0 and c0 (N, H), hs (T, N, H); dhs / dh_last / dc_last may be None (zero).
 
-class LSTMSequenceCache(typing.NamedTuple):
-    """What lstm_backward needs from lstm_forward: the inputs, and per step h, c and the
-    ACTIVATED gates [i | f | g | o]: hs and cs (T, N, H), gates (T, N, 4H)."""
-    x: typing.Any
-    h0: typing.Any
-    c0: typing.Any
-    w_ih: typing.Any
-    w_hh: typing.Any
-    hs: typing.Any
-    cs: typing.Any
-    gates: typing.Any
+from ..reference import LSTMSequenceCache  # noqa: E402,F401  (one tuple for every backend)
 
 
 def lstm_sequence_shape(x, h0, c0, w_ih, w_hh, b):

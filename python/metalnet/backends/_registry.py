@@ -21,6 +21,7 @@ PRIMITIVES = (
     "tanh_forward", "tanh_backward",
     "softmax", "log_softmax", "softmax_cross_entropy",
     "lstm_cell_forward", "lstm_cell_backward",
+    "lstm_forward", "lstm_backward",
 )
 
 # Preference order per device: the first available one is the default.

@@ -53,6 +53,41 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1):
     return dx, dw, db
 
 
+def lstm_forward(x, h0, c0, w_ih, w_hh, b):
+    steps, n, hidden = x.shape[0], x.shape[1], h0.shape[1]
+    hs, cs = empty((steps, n, hidden), x.dtype), empty((steps, n, hidden), x.dtype)
+    gates = empty((steps, n, 4 * hidden), x.dtype)
+    _cpu.lstm_forward(x, h0, c0, w_ih, w_hh, b, hs, cs, gates)
+    return hs, hs[-1], cs[-1], reference.LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
+
+
+def lstm_backward(dhs, dh_last, dc_last, cache):
+    x, h0, c0, w_ih, w_hh, hs, cs, gates = cache
+    dx, dh0, dc0 = empty(x.shape, x.dtype), empty(h0.shape, x.dtype), empty(c0.shape, x.dtype)
+    dw_ih, dw_hh = empty(w_ih.shape, x.dtype), empty(w_hh.shape, x.dtype)
+    db = empty((w_ih.shape[0],), x.dtype)
+    _cpu.lstm_backward(dhs, dh_last, dc_last, x, h0, c0, w_ih, w_hh, hs, cs, gates,
+                       dx, dh0, dc0, dw_ih, dw_hh, db)
+    return dx, dh0, dc0, dw_ih, dw_hh, db
+
+
+# One LSTM cell is the sequence kernel with T = 1, on views (x[None] copies nothing).
+def lstm_cell_forward(x, h, c, w_ih, w_hh, b):
+    _, h_next, c_next, seq = lstm_forward(x[None], h, c, w_ih, w_hh, b)
+    return h_next, c_next, reference.LSTMCache(x, h, c, w_ih, w_hh, seq.gates[0], c_next)
+
+
+def lstm_cell_backward(dh_next, dc_next, cache):
+    x, h, c, w_ih, w_hh, gates, c_next = cache
+    dx = empty((1,) + x.shape, x.dtype)
+    dh, dc = empty(h.shape, x.dtype), empty(c.shape, x.dtype)
+    dw_ih, dw_hh = empty(w_ih.shape, x.dtype), empty(w_hh.shape, x.dtype)
+    db = empty((w_ih.shape[0],), x.dtype)
+    _cpu.lstm_backward(None, dh_next, dc_next, x[None], h, c, w_ih, w_hh, None, c_next[None],
+                       gates[None], dx, dh, dc, dw_ih, dw_hh, db)
+    return dx[0], dh, dc, dw_ih, dw_hh, db
+
+
 def _pool_out(x_shape, kernel, stride, padding):
     ho, wo = _args.pool_out_hw(x_shape[2], x_shape[3], kernel, stride, padding)
     return tuple(x_shape[:2]) + (ho, wo)
@@ -157,8 +192,11 @@ def tanh_backward(dy, y):
     return out
 
 
+# The _cpu kernel behind each wrapper (its own name unless listed).
+KERNEL_OF = {"lstm_cell_forward": "lstm_forward", "lstm_cell_backward": "lstm_backward"}
 # Native only where the loaded extension really has the kernel (a stale build may lack one).
-_NATIVE = {name for name in PRIMITIVES if name in globals() and hasattr(_cpu, name)}
+_NATIVE = {name for name in PRIMITIVES
+           if name in globals() and hasattr(_cpu, KERNEL_OF.get(name, name))}
 IMPLEMENTATIONS = {name: ("C++" if name in _NATIVE else "NumPy") for name in PRIMITIVES}
 # Not yet written in C++: the reference runs, and IMPLEMENTATIONS reports "NumPy".
 globals().update({name: getattr(reference, name) for name in PRIMITIVES if name not in _NATIVE})
