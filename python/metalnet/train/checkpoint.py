@@ -9,6 +9,7 @@ needs no entry: ``DataLoader`` draws epoch k's order from (seed, k).
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 
@@ -66,7 +67,10 @@ def save_checkpoint(path, model, optimizer, epoch, history=None, scheduler=None)
         "history": None if history is None else history.to_dict(),
     }
     arrays["meta"] = np.array(json.dumps(meta))
-    save(arrays, path)
+    # Write beside the target, then rename: an interrupted save never leaves half a file.
+    partial = os.fspath(path) + ".partial"
+    save(arrays, partial)
+    os.replace(partial, path)
 
 
 def load_checkpoint(path, model, optimizer=None, scheduler=None) -> dict:
