@@ -32,78 +32,86 @@ int64_t block_cols(const ConvGeometry& g, size_t elem) {
   return std::max<int64_t>(32, cols / 32 * 32);
 }
 
-// Output columns wo whose tap s reads inside the input row: 0 <= wo*sw + s*dw - pl < W.
-inline void tap_cols(const ConvGeometry& g, int64_t s, int64_t& lo, int64_t& hi) {
-  const int64_t shift = s * g.dw - g.pl;  // wi = wo*sw + shift
-  lo = shift >= 0 ? 0 : (-shift + g.sw - 1) / g.sw;
-  const int64_t last = g.w - 1 - shift;
-  hi = last < 0 ? 0 : std::min(g.wo, last / g.sw + 1);
-  if (lo > hi) lo = hi;
+// A unit is what one thread owns at a time: whole images [n0, n1), copied once into a padded
+// buffer so that every tap of every window is in range -- the unrolling below then needs no
+// bounds checks, only row copies. Its columns are cut into GEMM blocks of `step`. The padded
+// plane holds the whole input (hp >= h + pt, wp >= w + pl) plus whatever windows reach.
+struct Padded {
+  int64_t hp, wp;  // padded plane: rows/cols any window of the output can touch
+};
+
+Padded padded_plane(const ConvGeometry& g) {
+  return {std::max(g.h + g.pt, (g.ho - 1) * g.sh + (g.r - 1) * g.dh + 1),
+          std::max(g.w + g.pl, (g.wo - 1) * g.sw + (g.s - 1) * g.dw + 1)};
 }
 
-// Calls fn(row, off, wo0, wo1, lo, hi, in_row, shift) for every row (c, r, s) of the unrolled
-// block [J0, J1) and every output-row segment in it: columns off.. of the block hold outputs
-// (n, ho, wo0..wo1), whose tap reads input row in_row (null in the padding) at wo*sw + shift,
-// valid for wo in [lo, hi). im2col and col2im share this walk, so they cannot disagree.
+// xp[nl, c] = x[n0 + nl, c] placed at (pt, pl) inside a zero plane of hp x wp.
+template <class T>
+void pad_images(const ConvGeometry& g, const Padded& p, const T* x, int64_t n0, int64_t n1, T* xp) {
+  std::fill(xp, xp + (n1 - n0) * g.c * p.hp * p.wp, T(0));
+  for (int64_t plane = 0; plane < (n1 - n0) * g.c; ++plane)
+    for (int64_t hh = 0; hh < g.h; ++hh)
+      std::memcpy(xp + (plane * p.hp + hh + g.pt) * p.wp + g.pl,
+                  x + (n0 * g.c + plane) * g.h * g.w + hh * g.w, sizeof(T) * g.w);
+}
+
+// dx[n0 + nl] = the interior of dxp[nl] (the padding rows/cols collected taps that fell off).
+template <class T>
+void crop_images(const ConvGeometry& g, const Padded& p, const T* dxp, int64_t n0, int64_t n1, T* dx) {
+  for (int64_t plane = 0; plane < (n1 - n0) * g.c; ++plane)
+    for (int64_t hh = 0; hh < g.h; ++hh)
+      std::memcpy(dx + (n0 * g.c + plane) * g.h * g.w + hh * g.w,
+                  dxp + (plane * p.hp + hh + g.pt) * p.wp + g.pl, sizeof(T) * g.w);
+}
+
+// Calls fn(row, off, src, len) for every row (c, r, s) of the unrolled block [J0, J1) (columns
+// counted from the unit's first image) and every output-row segment in it: block columns
+// off .. off+len come from padded-input elements src[0], src[sw], ... src[(len-1)*sw].
+// im2col and col2im share this walk, so their index arithmetic cannot disagree.
 template <class T, class Fn>
-void walk_block(const ConvGeometry& g, T* x, int64_t J0, int64_t J1, Fn&& fn) {
+void walk_block(const ConvGeometry& g, const Padded& p, T* xp, int64_t J0, int64_t J1, Fn&& fn) {
   const int64_t per_image = g.ho * g.wo;
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t r = 0; r < g.r; ++r)
       for (int64_t s = 0; s < g.s; ++s) {
-        const int64_t row = (c * g.r + r) * g.s + s, shift = s * g.dw - g.pl;
-        int64_t lo, hi;
-        tap_cols(g, s, lo, hi);
+        const int64_t row = (c * g.r + r) * g.s + s;
+        int64_t nl = J0 / per_image, ho = (J0 % per_image) / g.wo, wo = J0 % g.wo;
         for (int64_t J = J0; J < J1;) {
-          const int64_t n = J / per_image, j = J % per_image;
-          const int64_t ho = j / g.wo, wo0 = j % g.wo;
-          const int64_t wo1 = std::min(g.wo, wo0 + (J1 - J));
-          const int64_t in_row = ho * g.sh + r * g.dh - g.pt;
-          T* in = (in_row >= 0 && in_row < g.h) ? x + ((n * g.c + c) * g.h + in_row) * g.w : nullptr;
-          fn(row, J - J0, wo0, wo1, lo, hi, in, shift);
-          J += wo1 - wo0;
+          const int64_t len = std::min(g.wo - wo, J1 - J);
+          T* src = xp + ((nl * g.c + c) * p.hp + ho * g.sh + r * g.dh) * p.wp + wo * g.sw + s * g.dw;
+          fn(row, J - J0, src, len);
+          J += len;
+          wo = 0;
+          if (++ho == g.ho) ho = 0, ++nl;
         }
       }
 }
 
 template <class T>
-void im2col_block(const ConvGeometry& g, const T* x, int64_t J0, int64_t J1, T* col) {
-  const int64_t cols = J1 - J0;
-  walk_block(g, const_cast<T*>(x), J0, J1,
-             [&](int64_t row, int64_t off, int64_t wo0, int64_t wo1, int64_t lo, int64_t hi,
-                 T* in, int64_t shift) {
-               T* dst = col + row * cols + off;  // dst[wo - wo0] for wo in [wo0, wo1)
-               const int64_t a = std::max(wo0, lo), b = std::max(a, std::min(wo1, hi));
-               if (!in) {
-                 std::fill(dst, dst + (wo1 - wo0), T(0));
-                 return;
-               }
-               std::fill(dst, dst + (a - wo0), T(0));
-               const int64_t sw = g.sw;
-               T* d = dst - wo0;
-               if (sw == 1) {
-                 std::memcpy(d + a, in + a + shift, sizeof(T) * (b - a));
-               } else {
+void im2col_block(const ConvGeometry& g, const Padded& p, const T* xp, int64_t J0, int64_t J1,
+                  T* col) {
+  const int64_t cols = J1 - J0, sw = g.sw;
+  walk_block(g, p, const_cast<T*>(xp), J0, J1, [&](int64_t row, int64_t off, T* src, int64_t len) {
+    T* dst = col + row * cols + off;
+    if (sw == 1) {
+      std::memcpy(dst, src, sizeof(T) * len);
+    } else {
 #pragma omp simd
-                 for (int64_t wo = a; wo < b; ++wo) d[wo] = in[wo * sw + shift];
-               }
-               std::fill(dst + (b - wo0), dst + (wo1 - wo0), T(0));
-             });
+      for (int64_t i = 0; i < len; ++i) dst[i] = src[i * sw];
+    }
+  });
 }
 
 template <class T>
-void col2im_block(const ConvGeometry& g, const T* col, int64_t J0, int64_t J1, T* dx) {
-  const int64_t cols = J1 - J0;
-  walk_block(g, dx, J0, J1,
-             [&](int64_t row, int64_t off, int64_t wo0, int64_t wo1, int64_t lo, int64_t hi,
-                 T* in, int64_t shift) {
-               if (!in) return;  // the tap fell in the padding
-               const T* src = col + row * cols + off - wo0;
-               const int64_t a = std::max(wo0, lo), b = std::min(wo1, hi), sw = g.sw;
-               // Distinct wo hit distinct input columns for one tap: no conflicts.
+void col2im_block(const ConvGeometry& g, const Padded& p, const T* col, int64_t J0, int64_t J1,
+                  T* dxp) {
+  const int64_t cols = J1 - J0, sw = g.sw;
+  walk_block(g, p, dxp, J0, J1, [&](int64_t row, int64_t off, T* dst, int64_t len) {
+    const T* src = col + row * cols + off;
+    // Distinct columns of one row hit distinct input cells: no conflicts within the loop.
 #pragma omp simd
-               for (int64_t wo = a; wo < b; ++wo) in[wo * sw + shift] += src[wo];
-             });
+    for (int64_t i = 0; i < len; ++i) dst[i * sw] += src[i];
+  });
 }
 
 // Moves a [K, block] matrix to/from the NCHW layout, image segment by image segment.
@@ -129,20 +137,16 @@ void gather_block(const ConvGeometry& g, const T* y, int64_t J0, int64_t J1, T* 
   }
 }
 
-// Runs task(J0, J1, serial) for every block. Threads own whole units -- a block of whole
-// images, or one large image and all its column blocks -- so no two threads ever add into the
-// same dx rows (windows of neighbouring output rows overlap). With at least as many units as
-// threads the units run in parallel with serial GEMMs, otherwise in order with threaded GEMMs.
-template <class Task>
-void over_blocks(const ConvGeometry& g, int64_t step, Task&& task) {
-  const int64_t per_image = g.ho * g.wo, total = g.n * per_image;
-  const int64_t unit = std::max(step, per_image);
-  const int64_t units = (total + unit - 1) / unit;
+// Runs unit(n0, n1, serial) over groups of whole images: in parallel with serial GEMMs when
+// there are at least as many units as threads, otherwise in order with threaded GEMMs. A thread
+// owns its images' dx outright, so overlapping windows never race.
+template <class Unit>
+void over_units(const ConvGeometry& g, int64_t step, Unit&& unit) {
+  const int64_t per_image = std::max<int64_t>(1, g.ho * g.wo);
+  const int64_t images = std::max<int64_t>(1, step / per_image);  // images per unit
+  const int64_t units = (g.n + images - 1) / images;
   auto run = [&](int64_t u0, int64_t u1, bool serial) {
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t end = std::min(total, (u + 1) * unit);
-      for (int64_t J = u * unit; J < end; J += step) task(J, std::min(end, J + step), serial);
-    }
+    for (int64_t u = u0; u < u1; ++u) unit(u * images, std::min(g.n, (u + 1) * images), serial);
   };
   const int threads = num_threads();
   if (units >= threads && threads > 1)
@@ -169,58 +173,76 @@ T* scratch(size_t count) {
 
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
-  const int64_t crs = g.c * g.r * g.s, total = g.n * g.ho * g.wo;
-  if (total == 0 || g.k == 0) return;
+  const int64_t crs = g.c * g.r * g.s, per_image = g.ho * g.wo;
+  if (g.n * per_image == 0 || g.k == 0) return;
   const int64_t step = block_cols(g, sizeof(T));
-  over_blocks(g, step, [&](int64_t J0, int64_t J1, bool serial) {
-    const int64_t cols = J1 - J0;
+  const Padded p = padded_plane(g);
+  over_units(g, step, [&](int64_t n0, int64_t n1, bool serial) {
+    T* xp = scratch<T, 2>(size_t(n1 - n0) * g.c * p.hp * p.wp);
+    pad_images(g, p, x, n0, n1, xp);
     T* col = scratch<T, 0>(size_t(crs) * step);
     T* out = scratch<T, 1>(size_t(g.k) * step);
-    if (crs > 0) im2col_block(g, x, J0, J1, col);
-    run_gemm<T>(serial, false, false, g.k, cols, crs, w, crs, col, cols, T(0), out, cols);
-    if (b)
-      for (int64_t k = 0; k < g.k; ++k) {
-        T* row = out + k * cols;
-        const T bias = b[k];
+    const int64_t total = (n1 - n0) * per_image;
+    for (int64_t J0 = 0; J0 < total; J0 += step) {
+      const int64_t J1 = std::min(total, J0 + step), cols = J1 - J0;
+      if (crs > 0) im2col_block(g, p, xp, J0, J1, col);
+      run_gemm<T>(serial, false, false, g.k, cols, crs, w, crs, col, cols, T(0), out, cols);
+      if (b)
+        for (int64_t k = 0; k < g.k; ++k) {
+          T* row = out + k * cols;
+          const T bias = b[k];
 #pragma omp simd
-        for (int64_t j = 0; j < cols; ++j) row[j] += bias;
-      }
-    scatter_block(g, out, J0, J1, y);
+          for (int64_t j = 0; j < cols; ++j) row[j] += bias;
+        }
+      scatter_block(g, out, n0 * per_image + J0, n0 * per_image + J1, y);
+    }
   });
 }
 
 template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w, T* dx, T* dw,
                      T* db) {
-  const int64_t crs = g.c * g.r * g.s, total = g.n * g.ho * g.wo;
-  if (db) bias_add_backward(dy, db, g.n, g.k, g.ho * g.wo);
-  if (dx) std::fill(dx, dx + g.n * g.c * g.h * g.w, T(0));
+  const int64_t crs = g.c * g.r * g.s, per_image = g.ho * g.wo;
+  if (db) bias_add_backward(dy, db, g.n, g.k, per_image);
   if (dw) std::fill(dw, dw + g.k * crs, T(0));
-  if (total == 0 || g.k == 0 || crs == 0) return;
+  if (g.n * per_image == 0 || g.k == 0 || crs == 0) {
+    if (dx) std::fill(dx, dx + g.n * g.c * g.h * g.w, T(0));
+    return;
+  }
   const int64_t step = block_cols(g, sizeof(T));
+  const Padded p = padded_plane(g);
   // One dW partial per thread, summed in thread order at the end.
   const int threads = std::max(1, num_threads());
   std::vector<T> partial(dw ? size_t(threads) * g.k * crs : 0, T(0));
-  over_blocks(g, step, [&](int64_t J0, int64_t J1, bool serial) {
+  over_units(g, step, [&](int64_t n0, int64_t n1, bool serial) {
     const int t = serial ? thread_index() : 0;
-    const int64_t cols = J1 - J0;
+    const size_t padded = size_t(n1 - n0) * g.c * p.hp * p.wp;
+    T* xp = scratch<T, 2>(padded);
+    T* dxp = scratch<T, 3>(padded);
+    if (dw) pad_images(g, p, x, n0, n1, xp);
+    if (dx) std::fill(dxp, dxp + padded, T(0));
     T* col = scratch<T, 0>(size_t(crs) * step);
     T* grad = scratch<T, 1>(size_t(g.k) * step);
-    gather_block(g, dy, J0, J1, grad);
-    if (dw) {
-      im2col_block(g, x, J0, J1, col);
-      run_gemm<T>(serial, false, true, g.k, crs, cols, grad, cols, col, cols, T(1),
-                  partial.data() + size_t(t) * g.k * crs, crs);
+    const int64_t total = (n1 - n0) * per_image;
+    for (int64_t J0 = 0; J0 < total; J0 += step) {
+      const int64_t J1 = std::min(total, J0 + step), cols = J1 - J0;
+      gather_block(g, dy, n0 * per_image + J0, n0 * per_image + J1, grad);
+      if (dw) {
+        im2col_block(g, p, xp, J0, J1, col);
+        run_gemm<T>(serial, false, true, g.k, crs, cols, grad, cols, col, cols, T(1),
+                    partial.data() + size_t(t) * g.k * crs, crs);
+      }
+      if (dx) {
+        run_gemm<T>(serial, true, false, crs, cols, g.k, w, crs, grad, cols, T(0), col, cols);
+        col2im_block(g, p, col, J0, J1, dxp);
+      }
     }
-    if (dx) {
-      run_gemm<T>(serial, true, false, crs, cols, g.k, w, crs, grad, cols, T(0), col, cols);
-      col2im_block(g, col, J0, J1, dx);
-    }
+    if (dx) crop_images(g, p, dxp, n0, n1, dx);
   });
   if (dw)
     for (int t = 0; t < threads; ++t) {
-      const T* p = partial.data() + size_t(t) * g.k * crs;
-      for (int64_t i = 0; i < g.k * crs; ++i) dw[i] += p[i];
+      const T* q = partial.data() + size_t(t) * g.k * crs;
+      for (int64_t i = 0; i < g.k * crs; ++i) dw[i] += q[i];
     }
 }
 
