@@ -42,13 +42,22 @@ template <int NR, class T>
 METALNET_INLINE void pack_b(const View<T>& b, int64_t kc, int64_t nc, T* __restrict dst) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - j0);
-    for (int64_t k = 0; k < kc; ++k) {
-      if (b.cs == 1) {
-        const T* src = b.p + k * b.rs + j0;
-        for (int64_t c = 0; c < cols; ++c) dst[c] = src[c];
-      } else {
-        for (int64_t c = 0; c < cols; ++c) dst[c] = b(k, j0 + c);
+    if (b.rs == 1) {
+      // op(B) = B^T of a row-major matrix: each panel column is a contiguous run in memory.
+      // Read those runs in order and scatter into the (L1-sized) panel, rather than gather
+      // NR elements a full row apart for every k.
+      for (int64_t c = 0; c < cols; ++c) {
+        const T* src = b.p + (j0 + c) * b.cs;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
       }
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t c = cols; c < NR; ++c) dst[k * NR + c] = T(0);
+      dst += kc * NR;
+      continue;
+    }
+    for (int64_t k = 0; k < kc; ++k) {  // row-major B: each panel row is contiguous
+      const T* src = b.p + k * b.rs + j0;
+      for (int64_t c = 0; c < cols; ++c) dst[c] = src[c];
       for (int64_t c = cols; c < NR; ++c) dst[c] = T(0);
       dst += NR;
     }
