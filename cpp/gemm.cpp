@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <stdexcept>
 
 #include "metalnet/gemm_config.h"
 #include "metalnet/gemm_microkernel.h"
@@ -85,13 +86,16 @@ T* scratch(int which, size_t count) {
 
 // One thread's GEMM on its part of C, with the blocking of Cfg.
 // accumulate: C already holds beta*C, add to it; otherwise overwrite C.
+// `pre`: when not null, op(B) already packed whole (gemm_pack_b), starting at the panel that
+// holds this part's first column; then nothing of B is packed here.
 template <class Cfg, class T>
 METALNET_INLINE void gemm_blocked(const View<T>& a, const View<T>& b, int64_t m, int64_t n,
-                                  int64_t k, T alpha, T* c, int64_t ldc, bool accumulate) {
+                                  int64_t k, T alpha, T* c, int64_t ldc, bool accumulate,
+                                  const T* pre) {
   constexpr int MR = Cfg::MR, NR = Cfg::NV * Cfg::lanes;
   constexpr int KC = Cfg::KC, NC = Cfg::NC, MC = Cfg::MC;
   T* apack = scratch<T>(0, size_t(MC) * KC);
-  T* bpack = scratch<T>(1, size_t(KC) * ((NC + NR - 1) / NR * NR));
+  T* bpack = pre ? nullptr : scratch<T>(1, size_t(KC) * ((NC + NR - 1) / NR * NR));
   alignas(64) T edge[MR * NR];
 
   for (int64_t jc = 0; jc < n; jc += NC) {
@@ -99,7 +103,7 @@ METALNET_INLINE void gemm_blocked(const View<T>& a, const View<T>& b, int64_t m,
     for (int64_t pc = 0; pc < k; pc += KC) {
       const int64_t kc = std::min<int64_t>(KC, k - pc);
       const bool add = accumulate || pc > 0;
-      pack_b<NR>(b.block(pc, jc), kc, nc, bpack);
+      if (!pre) pack_b<NR>(b.block(pc, jc), kc, nc, bpack);
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min<int64_t>(MC, m - ic);
         pack_a<MR>(a.block(ic, pc), mc, kc, apack);
@@ -108,7 +112,7 @@ METALNET_INLINE void gemm_blocked(const View<T>& a, const View<T>& b, int64_t m,
           const T* ap = apack + ir * kc;
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int64_t cols = std::min<int64_t>(NR, nc - jr);
-            const T* bp = bpack + jr * kc;
+            const T* bp = pre ? pre + (jc + jr) * k + pc * NR : bpack + jr * kc;
             T* cp = c + (ic + ir) * ldc + jc + jr;
             if (rows == MR && cols == NR) {
               microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, cp, ldc, alpha, add);
@@ -128,8 +132,9 @@ METALNET_INLINE void gemm_blocked(const View<T>& a, const View<T>& b, int64_t m,
 #define METALNET_GEMM_VARIANT(ISA, TARGET)                                                  \
   template <class T>                                                                        \
   TARGET void gemm_##ISA(const View<T>& a, const View<T>& b, int64_t m, int64_t n,          \
-                         int64_t k, T alpha, T* c, int64_t ldc, bool accumulate) {          \
-    gemm_blocked<GemmConfig<Isa::ISA, T>>(a, b, m, n, k, alpha, c, ldc, accumulate);        \
+                         int64_t k, T alpha, T* c, int64_t ldc, bool accumulate,            \
+                         const T* pre) {                                                    \
+    gemm_blocked<GemmConfig<Isa::ISA, T>>(a, b, m, n, k, alpha, c, ldc, accumulate, pre);   \
   }
 METALNET_GEMM_VARIANT(avx512, METALNET_TARGET_AVX512)
 METALNET_GEMM_VARIANT(avx2, METALNET_TARGET_AVX2)
@@ -166,7 +171,7 @@ void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
 template <class T>
 void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                   T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
-                  int64_t ldc) {
+                  int64_t ldc, const T* pre = nullptr) {
   if (m == 0 || n == 0) return;
   const bool accumulate = beta != T(0);
   if (k == 0 || alpha == T(0)) {
@@ -181,7 +186,7 @@ void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_
   // the full blocked algorithm on its part (re-packing the shared operand costs O(1/M)).
   const double flops = double(m) * double(n) * double(k);
   const int threads = flops < kGemmParallelFlops ? 1 : std::min(max_threads, num_threads());
-  const bool by_rows = m >= n;
+  const bool by_rows = m >= n && !pre;  // a prepacked B is split by whole panels
   const int64_t extent = by_rows ? m : n, unit = by_rows ? tile_rows<T>() : tile_cols<T>();
   const int64_t units = (extent + unit - 1) / unit;
   parallel_for(units, 1, [&](int64_t lo, int64_t hi) {
@@ -190,10 +195,11 @@ void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_
     const View<T> b_part = by_rows ? bv : bv.block(0, begin);
     T* c_part = by_rows ? c + begin * ldc : c + begin;
     const int64_t mp = by_rows ? end - begin : m, np = by_rows ? n : end - begin;
+    const T* pre_part = pre ? pre + begin * k : nullptr;  // begin is a whole number of panels
     switch (active_isa()) {
-      case Isa::avx512: gemm_avx512(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate); break;
-      case Isa::avx2: gemm_avx2(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate); break;
-      default: gemm_generic(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate); break;
+      case Isa::avx512: gemm_avx512(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part); break;
+      case Isa::avx2: gemm_avx2(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part); break;
+      default: gemm_generic(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part); break;
     }
   }, /*align=*/1, threads);
 }
@@ -202,6 +208,40 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   gemm_threads(num_threads(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <class T>
+PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb) {
+  PackedB<T> out;
+  out.isa = static_cast<int>(active_isa());
+  out.nr = static_cast<int>(tile_cols<T>());
+  out.k = k;
+  out.n = n;
+  const int64_t panels = (n + out.nr - 1) / out.nr;
+  out.data.resize(size_t(panels) * out.nr * std::max<int64_t>(k, 1));
+  const View<T> bv = trans_b ? View<T>{b, 1, ldb} : View<T>{b, ldb, 1};
+  // The same panels the driver would pack, made once for the full depth K: panel p holds
+  // columns [p*NR, p*NR + NR) as K rows of NR.
+  parallel_for(panels, 16, [&](int64_t p0, int64_t p1) {
+    const int64_t j0 = p0 * out.nr, j1 = std::min(n, p1 * out.nr);
+    T* dst = out.data.data() + j0 * k;
+    switch (out.nr) {
+      case 32: pack_b<32>(bv.block(0, j0), k, j1 - j0, dst); break;
+      case 16: pack_b<16>(bv.block(0, j0), k, j1 - j0, dst); break;
+      case 8: pack_b<8>(bv.block(0, j0), k, j1 - j0, dst); break;
+      default: pack_b<4>(bv.block(0, j0), k, j1 - j0, dst); break;
+    }
+  }, 1);
+  return out;
+}
+
+template <class T>
+void gemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                 const PackedB<T>& b, T beta, T* c, int64_t ldc) {
+  if (b.isa != static_cast<int>(active_isa()) || b.k != k || b.n != n)
+    throw std::logic_error("gemm_packed: B was packed for another ISA or shape");
+  gemm_threads(num_threads(), trans_a, false, m, n, k, alpha, a, lda, b.data.data(), n, beta, c,
+               ldc, b.data.data());
 }
 
 template <class T>
@@ -218,5 +258,11 @@ METALNET_INSTANTIATE(gemm, double)
 METALNET_INSTANTIATE(gemm_serial, float)
 METALNET_INSTANTIATE(gemm_serial, double)
 #undef METALNET_INSTANTIATE
+template PackedB<float> gemm_pack_b<float>(bool, int64_t, int64_t, const float*, int64_t);
+template PackedB<double> gemm_pack_b<double>(bool, int64_t, int64_t, const double*, int64_t);
+template void gemm_packed<float>(bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                 const PackedB<float>&, float, float*, int64_t);
+template void gemm_packed<double>(bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                  const PackedB<double>&, double, double*, int64_t);
 
 }  // namespace metalnet

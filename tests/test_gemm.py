@@ -44,7 +44,9 @@ def test_gemm_matches_float64(m, n, k, trans, dtype, isa, rng):
         with metalnet.backend("cpu"):
             out = ops.gemm(a, b, cc, alpha=alpha, beta=beta, trans_a=trans[0], trans_b=trans[1])
         ref = _expected(a, b, cc, alpha, beta if cc is not None else 0.0, *trans)
-        assert_close(out, ref, dtype, "cpu", what=f"gemm[{isa}] {m}x{n}x{k} {trans} a={alpha} b={beta}")
+        # alpha*AB + beta*C can cancel to ~0 in one element; its natural size is >= 1.
+        assert_close(out, ref, dtype, "cpu", floor_rms=1.0,
+                     what=f"gemm[{isa}] {m}x{n}x{k} {trans} a={alpha} b={beta}")
     np.testing.assert_array_equal(c, c.copy())  # c is read, never written
 
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace metalnet {
 
@@ -14,6 +15,21 @@ namespace metalnet {
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// op(B) (K x N) packed once into the microkernel's panels, for a B that many GEMMs share (an
+// LSTM's recurrent weights, used at every step). Valid for the ISA active when packed.
+template <class T>
+struct PackedB {
+  std::vector<T> data;
+  int isa = 0, nr = 0;
+  int64_t k = 0, n = 0;
+};
+template <class T>
+PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb);
+// C = alpha * op(A) @ B + beta * C with B from gemm_pack_b (same k, n).
+template <class T>
+void gemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                 const PackedB<T>& b, T beta, T* c, int64_t ldc);
 
 // The same on the calling thread only: for callers that already run one task per thread.
 template <class T>

@@ -1,0 +1,51 @@
+"""The C++ LSTM (sequence and cell) on every ISA path, with sizes that cross the GEMM's cache
+blocks (input > KC = 256, 4H > NC = 512) and the prepacked recurrent weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import metalnet
+from metalnet import ops, reference
+
+from conftest import assert_close
+
+cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
+
+
+def _inputs(rng, steps, n, inp, hidden, dtype):
+    scale = 1 / np.sqrt(hidden)
+    return tuple(a.astype(dtype) for a in (
+        rng.standard_normal((steps, n, inp)), rng.standard_normal((n, hidden)),
+        rng.standard_normal((n, hidden)), rng.standard_normal((4 * hidden, inp)) * scale,
+        rng.standard_normal((4 * hidden, hidden)) * scale, rng.standard_normal(4 * hidden) * scale))
+
+
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+@pytest.mark.parametrize("steps, n, inp, hidden", [(1, 1, 1, 1), (4, 3, 300, 150), (3, 13, 7, 37)])
+def test_sequence_matches_reference(steps, n, inp, hidden, dtype, isa, rng):
+    args = _inputs(rng, steps, n, inp, hidden, dtype)
+    args64 = tuple(a.astype(np.float64) for a in args)
+    with metalnet.backend("cpu"):
+        hs, h_last, c_last, cache = ops.lstm_forward(*args)
+        dhs = rng.standard_normal(hs.shape).astype(dtype)
+        dh, dc = (rng.standard_normal((n, hidden)).astype(dtype) for _ in range(2))
+        grads = ops.lstm_backward(dhs, dh, dc, cache)
+    ref_hs, _, ref_c, ref_cache = reference.lstm_forward(*args64)
+    assert_close(hs, ref_hs, dtype, "cpu", chain=30, floor_rms=1.0, what=f"hs[{isa}]")
+    assert_close(c_last, ref_c, dtype, "cpu", chain=30, floor_rms=1.0, what=f"c_last[{isa}]")
+    ref = reference.lstm_backward(*(a.astype(np.float64) for a in (dhs, dh, dc)), ref_cache)
+    for name, got, want in zip(("dx", "dh0", "dc0", "dw_ih", "dw_hh", "db"), grads, ref):
+        assert_close(got, want, dtype, "cpu", chain=30, floor_rms=1.0, what=f"{name}[{isa}]")
+
+
+def test_cell_is_the_one_step_sequence(rng):
+    x, h, c, w_ih, w_hh, b = _inputs(rng, 1, 5, 9, 6, np.float64)
+    with metalnet.backend("cpu"):
+        h1, c1, cache = ops.lstm_cell_forward(x[0], h, c, w_ih, w_hh, b)
+        grads = ops.lstm_cell_backward(np.ones_like(h1), np.ones_like(c1), cache)
+    rh, rc, rcache = reference.lstm_cell_forward(x[0], h, c, w_ih, w_hh, b)
+    assert_close(h1, rh, np.float64, "cpu")
+    assert_close(c1, rc, np.float64, "cpu")
+    for got, want in zip(grads, reference.lstm_cell_backward(np.ones_like(rh), np.ones_like(rc), rcache)):
+        assert_close(got, want, np.float64, "cpu")
