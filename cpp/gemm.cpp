@@ -141,6 +141,84 @@ METALNET_GEMM_VARIANT(avx2, METALNET_TARGET_AVX2)
 METALNET_GEMM_VARIANT(generic, )
 #undef METALNET_GEMM_VARIANT
 
+// ---------------------------------------------------------------- small C, long reduction
+// C (m x n, both small) = alpha * A @ B^T with A (m x k) and B (n x k) row-major: every output
+// is a dot product of two contiguous rows. This is a weight gradient of a small layer
+// (dW = dY @ cols^T: 6 x 25 outputs summed over 200,000 positions), where the packed-panel
+// path would spend its time packing and on mostly empty register tiles. Here a 4 x 6 block of
+// dot products is accumulated in vector registers along k, then reduced across lanes.
+constexpr int kDotRows = 4, kDotCols = 6;
+
+template <class T, int Lanes>
+METALNET_INLINE void dot_block(int64_t k, const T* const* a, const T* const* b, T* sums) {
+  using V = typename SimdVec<T, Lanes>::type;
+  V acc[kDotRows][kDotCols];
+#pragma GCC unroll 8
+  for (int i = 0; i < kDotRows; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < kDotCols; ++j) acc[i][j] = V{};
+  int64_t p = 0;
+  for (; p + Lanes <= k; p += Lanes) {
+    V bv[kDotCols];
+#pragma GCC unroll 8
+    for (int j = 0; j < kDotCols; ++j) bv[j] = load_vec<V>(b[j] + p);
+#pragma GCC unroll 8
+    for (int i = 0; i < kDotRows; ++i) {
+      const V av = load_vec<V>(a[i] + p);
+#pragma GCC unroll 8
+      for (int j = 0; j < kDotCols; ++j) acc[i][j] += av * bv[j];
+    }
+  }
+  for (int i = 0; i < kDotRows; ++i)
+    for (int j = 0; j < kDotCols; ++j) {
+      T sum = 0;
+      for (int l = 0; l < Lanes; ++l) sum += acc[i][j][l];
+      for (int64_t q = p; q < k; ++q) sum += a[i][q] * b[j][q];
+      sums[i * kDotCols + j] = sum;
+    }
+}
+
+#define METALNET_DOT_VARIANT(ISA, TARGET)                                                    \
+  template <class T>                                                                         \
+  TARGET void dot_block_##ISA(int64_t k, const T* const* a, const T* const* b, T* sums) {    \
+    dot_block<T, GemmConfig<Isa::ISA, T>::lanes>(k, a, b, sums);                             \
+  }
+METALNET_DOT_VARIANT(avx512, METALNET_TARGET_AVX512)
+METALNET_DOT_VARIANT(avx2, METALNET_TARGET_AVX2)
+METALNET_DOT_VARIANT(generic, )
+#undef METALNET_DOT_VARIANT
+
+// Whether C = A @ B^T is better served by dot products than by packed panels.
+bool small_output(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
+  return !trans_a && trans_b && m * n <= 512 && k >= 8 * std::max(m, n) && k >= 256;
+}
+
+// Blocks of 4 x 6 outputs are spread over threads; rows/cols past the edge repeat the last
+// valid one (real memory) and their sums are dropped.
+template <class T>
+void gemm_small_output(int max_threads, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                       int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t row_blocks = (m + kDotRows - 1) / kDotRows, col_blocks = (n + kDotCols - 1) / kDotCols;
+  const int64_t blocks = row_blocks * col_blocks;
+  const int threads = double(m) * n * k < kGemmParallelFlops ? 1 : max_threads;
+  parallel_for(blocks, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t blk = lo; blk < hi; ++blk) {
+      const int64_t i0 = (blk / col_blocks) * kDotRows, j0 = (blk % col_blocks) * kDotCols;
+      const T* arows[kDotRows];
+      const T* brows[kDotCols];
+      for (int i = 0; i < kDotRows; ++i) arows[i] = a + std::min(i0 + i, m - 1) * lda;
+      for (int j = 0; j < kDotCols; ++j) brows[j] = b + std::min(j0 + j, n - 1) * ldb;
+      T sums[kDotRows * kDotCols];
+      METALNET_DISPATCH_ISA(dot_block, k, arows, brows, sums);
+      for (int i = 0; i < kDotRows && i0 + i < m; ++i)
+        for (int j = 0; j < kDotCols && j0 + j < n; ++j) {
+          T& out = c[(i0 + i) * ldc + j0 + j];
+          out = alpha * sums[i * kDotCols + j] + (beta == T(0) ? T(0) : beta * out);
+        }
+    }
+  }, 1, threads);
+}
+
 template <class T>
 int64_t tile_rows() {
   switch (active_isa()) {
@@ -173,6 +251,10 @@ void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_
                   T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
                   int64_t ldc, const T* pre = nullptr) {
   if (m == 0 || n == 0) return;
+  if (!pre && k > 0 && small_output(trans_a, trans_b, m, n, k)) {
+    gemm_small_output(std::min(max_threads, num_threads()), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   const bool accumulate = beta != T(0);
   if (k == 0 || alpha == T(0)) {
     scale_c(m, n, beta, c, ldc);
