@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "activations.h"
+#include "bias.h"
 #include "check.h"
 #include "conv2d.h"
 #include "gemm.h"
@@ -305,6 +306,21 @@ void conv_backward_weight_binding(const std::string& dtype, std::uintptr_t dy, s
 }
 
 // db (channels) = dy (images, channels, plane) summed over images and plane.
+void bias_add_binding(const std::string& dtype, std::uintptr_t x, std::uintptr_t b,
+                      std::uintptr_t y, int64_t n, int64_t c, int64_t inner,
+                      std::uintptr_t stream) {
+  require_float(dtype);
+  if (n < 0 || c < 0 || inner < 0) throw py::value_error("bias_add: negative size");
+  const int64_t total = n * c * inner;
+  py::gil_scoped_release nogil;
+  if (dtype == "float32")
+    bias_add<float>(as_ptr<const float>(x, total, "x"), as_ptr<const float>(b, c, "b"),
+                    as_ptr<float>(y, total, "out"), n, c, inner, as_stream(stream));
+  else
+    bias_add<double>(as_ptr<const double>(x, total, "x"), as_ptr<const double>(b, c, "b"),
+                     as_ptr<double>(y, total, "out"), n, c, inner, as_stream(stream));
+}
+
 void conv_backward_bias_binding(const std::string& dtype, std::uintptr_t dy, std::uintptr_t db,
                                 int64_t images, int64_t channels, int64_t plane,
                                 std::uintptr_t stream) {
@@ -497,6 +513,8 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("conv2d_backward_weight", &conv_backward_weight_binding, py::arg("dtype"), py::arg("dy"),
         py::arg("x"), py::arg("out"), py::arg("geometry"), py::arg("stream"),
         py::arg("config") = -1);
+  m.def("bias_add", &bias_add_binding, py::arg("dtype"), py::arg("x"), py::arg("b"),
+        py::arg("out"), py::arg("n"), py::arg("c"), py::arg("inner"), py::arg("stream"));
   m.def("conv2d_backward_bias", &conv_backward_bias_binding, py::arg("dtype"), py::arg("dy"),
         py::arg("out"), py::arg("images"), py::arg("channels"), py::arg("plane"),
         py::arg("stream"));

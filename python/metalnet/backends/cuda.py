@@ -155,6 +155,29 @@ def tanh_backward(dy, y):
     return _backward("tanh", dy, y)
 
 
+# ------------------------------------------------------------------------------------ bias
+def _inner(a):
+    inner = 1
+    for size in a.shape[2:]:
+        inner *= size
+    return inner
+
+
+def bias_add(x, b):
+    out = device_empty(cupy, x.shape, x.dtype)
+    _cuda.bias_add(x.dtype.name, x.data.ptr, b.data.ptr, out.data.ptr, x.shape[0], x.shape[1],
+                   _inner(x), stream_ptr(cupy))
+    return out
+
+
+def bias_add_backward(dy):
+    """The channel sums are the conv bias gradient's reduction (cuda/conv2d.cu)."""
+    db = device_empty(cupy, (dy.shape[1],), dy.dtype)
+    _cuda.conv2d_backward_bias(dy.dtype.name, dy.data.ptr, db.data.ptr, dy.shape[0],
+                               dy.shape[1], _inner(dy), stream_ptr(cupy))
+    return db
+
+
 # ----------------------------------------------------------------------------- convolution
 # Implicit GEMM (cuda/conv2d.cu): no im2col matrix in global memory.
 def _ptr(a):
