@@ -450,6 +450,26 @@ def lstm_cell(x, h, c, w_ih, w_hh, b):
     return _make_many((h_next, c_next), (x, h, c, w_ih, w_hh, b), backward, "LSTMCell")
 
 
+def lstm(x, h0, c0, w_ih, w_hh, b):
+    """An LSTM layer over a whole sequence -> (hs (T, N, H), h_last, c_last).
+
+    x (T, N, I), h0 and c0 (N, H), w_ih (4H, I), w_hh (4H, H), b (4H,). One graph node for all
+    T steps: ops.lstm_forward projects every step's input in one GEMM, and its backward walks
+    the steps in C++ instead of T cell nodes in Python.
+    """
+    x = _tensor(x, "x")
+    h0, c0 = _operand(_tensor(h0, "h0"), x, "h0"), _operand(_tensor(c0, "c0"), x, "c0")
+    w_ih, w_hh = _operand(_tensor(w_ih, "w_ih"), x, "w_ih"), _operand(_tensor(w_hh, "w_hh"), x,
+                                                                     "w_hh")
+    b = _operand(_tensor(b, "b"), x, "b")
+    hs, h_last, c_last, cache = ops.lstm_forward(_c(x.data), _c(h0.data), _c(c0.data),
+                                                 _c(w_ih.data), _c(w_hh.data), _c(b.data))
+
+    def backward(grads):
+        return ops.lstm_backward(*(None if g is None else _c(g) for g in grads), cache)
+    return _make_many((hs, h_last, c_last), (x, h0, c0, w_ih, w_hh, b), backward, "LSTM")
+
+
 def flatten(x, start_dim=1) -> Tensor:
     """Merge every axis from start_dim on: (N, C, H, W) -> (N, C*H*W)."""
     return _tensor(x, "x").flatten(start_dim)

@@ -89,15 +89,15 @@ class LSTM(Module):
         time_axis = 1 if self.batch_first else 0
         batch = x.shape[1 - time_axis]
         states = self._initial_states(hx, batch, x)
-        steps = unbind(x, time_axis)
+        seq = x.transpose(0, 1) if self.batch_first else x  # the kernels run time-major
         h_n, c_n = [], []
         for k in range(self.num_layers):
             if k > 0 and self.dropout:
-                steps = [F.dropout(s, self.dropout, self.training) for s in steps]
-            steps, (h, c) = self._run_layer(k, steps, states[k])
+                seq = F.dropout(seq, self.dropout, self.training)
+            seq, (h, c) = self._run_layer(k, seq, states[k])
             h_n.append(h)
             c_n.append(c)
-        return stack(steps, time_axis), (stack(h_n), stack(c_n))
+        return (seq.transpose(0, 1) if self.batch_first else seq), (stack(h_n), stack(c_n))
 
     def _initial_states(self, hx, batch, x):
         shape = (self.num_layers, batch, self.hidden_size)
@@ -110,16 +110,12 @@ class LSTM(Module):
                              f"{c0.shape}")
         return list(zip(unbind(h0), unbind(c0)))
 
-    def _run_layer(self, k, steps, state):
-        """Run layer k over the list of step inputs; returns the step outputs and (h, c)."""
+    def _run_layer(self, k, seq, state):
+        """Layer k over the whole (T, N, I) sequence; returns (T, N, H) outputs and (h, c)."""
         w_ih, w_hh = getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")
-        b = _joint_bias(self, f"_l{k}", steps[0])
-        h, c = state
-        outputs = []
-        for x_t in steps:
-            h, c = F.lstm_cell(x_t, h, c, w_ih, w_hh, b)
-            outputs.append(h)
-        return outputs, (h, c)
+        b = _joint_bias(self, f"_l{k}", seq)
+        hs, h, c = F.lstm(seq, state[0], state[1], w_ih, w_hh, b)
+        return hs, (h, c)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
