@@ -362,7 +362,9 @@ ConvGeometry conv_geometry(const py::array& x, const py::array& w, const py::arr
 void bind_conv2d(py::module_& m) {
   m.def("conv2d_forward", [](const py::array& x, const py::array& w, const py::object& b,
                              py::array& y, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
-                             int64_t dh, int64_t dw) {
+                             int64_t dh, int64_t dw, const std::string& algorithm) {
+    if (algorithm != "auto" && algorithm != "im2col" && algorithm != "direct")
+      throw py::value_error("algorithm must be 'auto', 'im2col' or 'direct', got '" + algorithm + "'");
     require_contiguous(x, "x");
     require_contiguous(w, "w");
     require_contiguous(y, "y");
@@ -383,10 +385,12 @@ void bind_conv2d(py::module_& m) {
       const T* wp = cptr<T>(w);
       const T* bp = b.is_none() ? nullptr : cptr<T>(bias);
       T* yp = mptr<T>(y);
+      const bool direct = algorithm == "direct" || (algorithm == "auto" && prefer_direct(g));
       py::gil_scoped_release nogil;
-      conv2d_forward(g, xp, wp, bp, yp);
+      (direct ? conv2d_forward_direct<T> : conv2d_forward<T>)(g, xp, wp, bp, yp);
     });
-  });
+  }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("y"), py::arg("sh"), py::arg("sw"),
+     py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"), py::arg("algorithm") = "auto");
   m.def("conv2d_backward", [](const py::array& dy, const py::array& x, const py::array& w,
                               py::array& dx, py::array& dw_out, py::array& db, int64_t sh,
                               int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw) {

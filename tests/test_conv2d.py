@@ -59,3 +59,21 @@ def test_both_threading_schedules(threads, rng):
                 assert_close(got, ref, np.float64, "cpu")
     finally:
         metalnet.set_num_threads(before)
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+@pytest.mark.parametrize("xs, ws, geo", SHAPES + [((2, 3, 9, 30), (40, 3, 3, 3), dict(padding=1))])
+def test_both_forward_algorithms(xs, ws, geo, algorithm, isa, rng):
+    """ops picks one algorithm per layer; each must be right on every shape and ISA."""
+    from metalnet import _args
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    stride = _args.pair(geo.get("stride", 1), "stride")
+    dilation = _args.pair(geo.get("dilation", 1), "dilation")
+    padding = _args.padding4(geo.get("padding", 0))
+    ho, wo = _args.conv_out_hw(xs[2], xs[3], ws[2:], stride, padding, dilation)
+    y = np.full((xs[0], ws[0], ho, wo), np.nan, np.float32)
+    cpu.conv2d_forward(x, w, b, y, *stride, padding[0], padding[2], *dilation, algorithm)
+    ref = reference.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **geo)
+    assert_close(y, ref, np.float32, "cpu", what=f"{algorithm}[{isa}] {xs} {ws} {geo}")

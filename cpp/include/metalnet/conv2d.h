@@ -18,6 +18,11 @@ struct ConvGeometry {
 
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// The same by direct convolution (cpp/conv2d_direct.cpp): no unrolled matrix.
+template <class T>
+void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// Whether the direct kernel is the faster choice for this layer (measured rule, conv2d.cpp).
+bool prefer_direct(const ConvGeometry& g);
 // dx, dw, db may each be null (not wanted). db is the bias gradient (K,).
 template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w, T* dx, T* dw,

@@ -1,0 +1,163 @@
+// Direct convolution (forward): no unrolled matrix at all. Output positions are the rows of an
+// implicit GEMM whose "A" elements are read straight from the padded input and broadcast, and
+// whose "B" is the weights transposed to (C*R*S, K) -- the same register tile shape as the GEMM
+// microkernel (P positions x NV vectors of output channels), so the FMAs run from registers
+// while the input is read once per tap. It wins where im2col + GEMM would spend its time
+// unrolling: few output channels or small images (LeNet), see conv2d.cpp for the choice.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "metalnet/conv2d.h"
+#include "metalnet/gemm_config.h"
+#include "metalnet/gemm_microkernel.h"
+#include "metalnet/parallel.h"
+
+namespace metalnet {
+namespace {
+
+// P positions x NV channel vectors of accumulators: 24 on AVX-512 (32 registers), 12 elsewhere.
+template <Isa I> struct DirectTile;
+template <> struct DirectTile<Isa::avx512> { static constexpr int regs = 24; };
+template <> struct DirectTile<Isa::avx2> { static constexpr int regs = 12; };
+template <> struct DirectTile<Isa::generic> { static constexpr int regs = 12; };
+
+struct DirectArgs {
+  int64_t crs, kpad, wp, plane;  // taps, padded channel count, padded row length, plane size
+  const int64_t* tap_offset;      // offset of tap (c, r, s) in the padded image
+};
+
+// acc[p][j] = sum over taps t of image[pos[p] + tap_offset[t]] * wt[t][j*L ..]: P output
+// positions (pos: their window origins in the padded image) x NV channel vectors. The tile is
+// then stored transposed: out[k*ld + p] for the valid positions and channels.
+template <class T, int L, int P, int NV>
+METALNET_INLINE void direct_tile(const DirectArgs& a, const T* image, const int64_t* pos,
+                                 const T* wt, T* out, int64_t ld, int positions, int channels) {
+  using V = typename SimdVec<T, L>::type;
+  V acc[P][NV];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[p][j] = V{};
+  const T* origin[P];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p) origin[p] = image + pos[p];
+  for (int64_t t = 0; t < a.crs; ++t) {
+    const int64_t tap = a.tap_offset[t];
+    V w[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) w[j] = load_vec<V>(wt + t * a.kpad + j * L);
+#pragma GCC unroll 32
+    for (int p = 0; p < P; ++p) {
+      const V xv = V{} + origin[p][tap];
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[p][j] += xv * w[j];
+    }
+  }
+  alignas(64) T tile[P][NV * L];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) store_vec(&tile[p][j * L], acc[p][j]);
+  for (int k = 0; k < channels; ++k)
+    for (int p = 0; p < positions; ++p) out[k * ld + p] = tile[p][k];
+}
+
+// Output positions [q0, q1) of image n (flattened ho*Wo + wo, so small images fill whole tiles)
+// for all channels, in tiles of P positions x NV*L channels.
+template <class T, int L, int P, int NV>
+METALNET_INLINE void direct_positions(const ConvGeometry& g, const DirectArgs& a, const T* xp,
+                                      const T* wt, const T* bias, T* y, int64_t n, int64_t q0,
+                                      int64_t q1) {
+  constexpr int NR = NV * L;
+  const int64_t hw = g.ho * g.wo;
+  const T* image = xp + n * g.c * a.plane;
+  for (int64_t p0 = q0; p0 < q1; p0 += P) {
+    const int positions = int(std::min<int64_t>(P, q1 - p0));
+    int64_t pos[P];
+    for (int p = 0; p < P; ++p) {  // past the end: repeat the last position, dropped on store
+      const int64_t q = p0 + std::min(p, positions - 1);
+      pos[p] = (q / g.wo) * g.sh * a.wp + (q % g.wo) * g.sw;
+    }
+    for (int64_t k0 = 0; k0 < g.k; k0 += NR) {
+      const int channels = int(std::min<int64_t>(NR, g.k - k0));
+      T* out = y + (n * g.k + k0) * hw + p0;
+      direct_tile<T, L, P, NV>(a, image, pos, wt + k0, out, hw, positions, channels);
+      if (bias)
+        for (int k = 0; k < channels; ++k)
+          for (int p = 0; p < positions; ++p) out[k * hw + p] += bias[k0 + k];
+    }
+  }
+}
+
+// Tile shape for an ISA: one channel vector when K fits in it (LeNet), else two.
+#define METALNET_DIRECT_VARIANT(ISA, TARGET)                                                     \
+  template <class T>                                                                             \
+  TARGET void direct_chunk_##ISA(const ConvGeometry& g, const DirectArgs& a, const T* xp,        \
+                                 const T* wt, const T* bias, T* y, int64_t n, int64_t q0,        \
+                                 int64_t q1) {                                                   \
+    constexpr int L = GemmConfig<Isa::ISA, T>::lanes, R = DirectTile<Isa::ISA>::regs;            \
+    if (g.k <= L)                                                                                \
+      direct_positions<T, L, R, 1>(g, a, xp, wt, bias, y, n, q0, q1);                            \
+    else                                                                                         \
+      direct_positions<T, L, R / 2, 2>(g, a, xp, wt, bias, y, n, q0, q1);                        \
+  }
+METALNET_DIRECT_VARIANT(avx512, METALNET_TARGET_AVX512)
+METALNET_DIRECT_VARIANT(avx2, METALNET_TARGET_AVX2)
+METALNET_DIRECT_VARIANT(generic, )
+#undef METALNET_DIRECT_VARIANT
+
+int64_t lanes_for(size_t elem) {
+  switch (active_isa()) {
+    case Isa::avx512: return 64 / int64_t(elem);
+    case Isa::avx2: return 32 / int64_t(elem);
+    default: return 16 / int64_t(elem);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  if (g.n * g.ho * g.wo == 0 || g.k == 0) return;
+  const int64_t crs = g.c * g.r * g.s, lanes = lanes_for(sizeof(T));
+  const int64_t nr = g.k <= lanes ? lanes : 2 * lanes;
+  const int64_t kpad = (g.k + nr - 1) / nr * nr;
+  // Weights as (taps, K padded with zeros): one aligned vector load per tap and channel block.
+  std::vector<T> wt(size_t(std::max<int64_t>(crs, 1)) * kpad, T(0));
+  for (int64_t k = 0; k < g.k; ++k)
+    for (int64_t t = 0; t < crs; ++t) wt[t * kpad + k] = w[k * crs + t];
+  // Padded input: every tap of every window in range (tiles past the last position repeat it,
+  // so they read nothing further).
+  const int64_t hp = std::max(g.h + g.pt, (g.ho - 1) * g.sh + (g.r - 1) * g.dh + 1);
+  const int64_t wp = std::max(g.w + g.pl, (g.wo - 1) * g.sw + (g.s - 1) * g.dw + 1);
+  std::vector<T> xp(size_t(g.n) * g.c * hp * wp, T(0));
+  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t plane = p0; plane < p1; ++plane)
+      for (int64_t hh = 0; hh < g.h; ++hh)
+        std::memcpy(xp.data() + (plane * hp + hh + g.pt) * wp + g.pl, x + (plane * g.h + hh) * g.w,
+                    sizeof(T) * g.w);
+  }, 1);
+  std::vector<int64_t> taps(size_t(std::max<int64_t>(crs, 1)));
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t r = 0; r < g.r; ++r)
+      for (int64_t s = 0; s < g.s; ++s) taps[(c * g.r + r) * g.s + s] = (c * hp + r * g.dh) * wp + s * g.dw;
+  const DirectArgs args{crs, kpad, wp, hp * wp, taps.data()};
+  // Work items: chunks of 96 positions of one image (a multiple of every tile height).
+  constexpr int64_t chunk = 96;
+  const int64_t hw = g.ho * g.wo, per_image = (hw + chunk - 1) / chunk;
+  parallel_for(g.n * per_image, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / per_image, q0 = (i % per_image) * chunk;
+      METALNET_DISPATCH_ISA(direct_chunk, g, args, xp.data(), wt.data(), b, y, n, q0,
+                            std::min(hw, q0 + chunk));
+    }
+  }, 1);
+}
+
+template void conv2d_forward_direct<float>(const ConvGeometry&, const float*, const float*,
+                                           const float*, float*);
+template void conv2d_forward_direct<double>(const ConvGeometry&, const double*, const double*,
+                                            const double*, double*);
+
+}  // namespace metalnet
