@@ -199,10 +199,34 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
   });
 }
 
+// With stride 1, dx is itself a convolution: of dy, padded by (R-1)*dh - pt on top (and the
+// like on the left), with the kernel flipped and its channel axes swapped. Returns false when
+// that does not apply (strided layers; padding wider than the kernel's reach).
+template <class T>
+bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+  const int64_t top = (g.r - 1) * g.dh - g.pt, left = (g.s - 1) * g.dw - g.pl;
+  if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0) return false;
+  const ConvGeometry t{g.n, g.k, g.ho, g.wo, g.c, g.r, g.s, g.h, g.w, 1, 1, top, left, g.dh, g.dw};
+  // Few input channels become few output channels here, which leave the direct kernel's
+  // channel vectors mostly empty (LeNet's 1 and 6): im2col does better there.
+  if (g.c < 16 || !prefer_direct(t)) return false;
+  std::vector<T> flipped(size_t(g.c) * g.k * g.r * g.s);
+  for (int64_t k = 0; k < g.k; ++k)
+    for (int64_t c = 0; c < g.c; ++c)
+      for (int64_t r = 0; r < g.r; ++r)
+        for (int64_t s = 0; s < g.s; ++s)
+          flipped[((c * g.k + k) * g.r + (g.r - 1 - r)) * g.s + (g.s - 1 - s)] =
+              w[((k * g.c + c) * g.r + r) * g.s + s];
+  conv2d_forward_direct(t, dy, flipped.data(), static_cast<const T*>(nullptr), dx);
+  return true;
+}
+
 template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w, T* dx, T* dw,
                      T* db) {
   const int64_t crs = g.c * g.r * g.s, per_image = g.ho * g.wo;
+  if (dx && g.n * per_image > 0 && g.k > 0 && crs > 0 && dx_as_convolution(g, dy, w, dx))
+    dx = nullptr;  // done; the loop below computes dW only
   if (db) bias_add_backward(dy, db, g.n, g.k, per_image);
   if (dw) std::fill(dw, dw + g.k * crs, T(0));
   if (g.n * per_image == 0 || g.k == 0 || crs == 0) {
