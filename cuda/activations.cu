@@ -78,17 +78,6 @@ __global__ void activation_kernel(Act act, const T* __restrict__ a, const T* __r
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-int grid_for(int64_t work, int block) {
-  static int sms = [] {
-    int dev = 0, count = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev),
-          "cudaDeviceGetAttribute");
-    return count;
-  }();
-  const int64_t blocks = (work + block - 1) / block;
-  return int(blocks < int64_t(sms) * 8 ? (blocks > 0 ? blocks : 1) : int64_t(sms) * 8);
-}
 
 const char* kernel_name(Act act, bool backward) {
   static const char* names[2][4] = {
@@ -102,7 +91,7 @@ void launch(Act act, const T* a, const T* b, T* out, int64_t n, T slope, cudaStr
   if (n == 0) return;
   constexpr int block = 256;
   const bool vec = aligned16(a) && aligned16(out) && (!Backward || aligned16(b));
-  const int grid = grid_for(vec ? n / Vec<T>::width + 1 : n, block);
+  const int grid = grid_for(vec ? n / Vec<T>::width + 1 : n, block, 8);
   activation_kernel<T, Backward><<<grid, block, 0, stream>>>(act, a, b, out, n, slope, vec);
   check_launch(kernel_name(act, Backward), stream);
 }

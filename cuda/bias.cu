@@ -22,12 +22,7 @@ void bias_add(const T* x, const T* b, T* y, int64_t n, int64_t c, int64_t inner,
   const int64_t total = n * c * inner;
   if (total == 0) return;
   constexpr int block = 256;
-  int device = 0, sms = 0;
-  check(cudaGetDevice(&device), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
-  const int64_t blocks = (total + block - 1) / block;
-  const int grid = int(blocks < int64_t(sms) * 8 ? blocks : int64_t(sms) * 8);
-  bias_add_kernel<T><<<grid, block, 0, stream>>>(x, b, y, total, c, inner > 0 ? inner : 1);
+  bias_add_kernel<T><<<grid_for(total, block, 8), block, 0, stream>>>(x, b, y, total, c, inner > 0 ? inner : 1);
   check_launch("bias_add");
 }
 

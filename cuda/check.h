@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -28,6 +29,26 @@ inline bool sync_after_launch() {
     return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
   }();
   return on;
+}
+
+// Multiprocessors of the current device, asked once (sizes grids; nothing depends on it being
+// exact).
+inline int multiprocessors() {
+  static const int sms = [] {
+    int dev = 0, count = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev),
+          "cudaDeviceGetAttribute");
+    return count;
+  }();
+  return sms;
+}
+
+// Blocks for a grid-stride loop over `work` items: one per `block` items, at most `per_sm`
+// per multiprocessor (each thread then loops), never zero.
+inline int grid_for(int64_t work, int block, int per_sm = 16) {
+  const int64_t blocks = (work + block - 1) / block, cap = int64_t(multiprocessors()) * per_sm;
+  return int(blocks < 1 ? 1 : (blocks < cap ? blocks : cap));
 }
 
 // After a <<<>>> launch: configuration errors show up here, not at the launch line.

@@ -282,16 +282,6 @@ constexpr Config kFloatConfigs[kConvConfigs] = {
 constexpr Config kDoubleConfig = {64, 64, 8, "64x64x8_f64"};
 const char* kPassNames[] = {"conv_fwd_", "conv_dgrad_", "conv_wgrad_"};
 
-int multiprocessors() {
-  static const int sms = [] {
-    int dev = 0, count = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev),
-          "cudaDeviceGetAttribute");
-    return count;
-  }();
-  return sms;
-}
 
 int64_t blocks_for(const Config& c, int64_t m, int64_t n) {
   return ((m + c.bm - 1) / c.bm) * ((n + c.bn - 1) / c.bn);

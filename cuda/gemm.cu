@@ -202,13 +202,6 @@ constexpr Config kConfigs[] = {
 };
 constexpr int kNumConfigs = int(sizeof(kConfigs) / sizeof(kConfigs[0]));
 
-int multiprocessors() {
-  int dev = 0, count = 0;
-  check(cudaGetDevice(&dev), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev),
-        "cudaDeviceGetAttribute");
-  return count;
-}
 
 int64_t blocks_for(const Config& cfg, int64_t m, int64_t n) {
   return ((m + cfg.bm - 1) / cfg.bm) * ((n + cfg.bn - 1) / cfg.bn);

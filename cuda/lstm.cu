@@ -18,18 +18,6 @@ namespace {
 
 constexpr int kBlock = 256;
 
-int grid_for(int64_t work) {
-  static const int sms = [] {
-    int dev = 0, count = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev),
-          "cudaDeviceGetAttribute");
-    return count;
-  }();
-  const int64_t blocks = (work + kBlock - 1) / kBlock;
-  const int64_t cap = int64_t(sms) * 16;
-  return int(blocks < 1 ? 1 : (blocks < cap ? blocks : cap));
-}
 
 template <class T>
 __device__ __forceinline__ T sigmoid(T x) {  // from e = exp(-|x|) <= 1: no overflow for any x
@@ -132,7 +120,7 @@ void lstm_forward(const T* x, const T* h0, const T* c0, const T* w_ih, const T* 
   if (n == 0 || hd == 0) return;
   // Input projection of every step at once.
   gemm<T>(x, w_ih, nullptr, xw, s.steps * n, g4, s.input, T(1), T(0), false, true, stream);
-  const int grid = grid_for(n * hd);
+  const int grid = grid_for(n * hd, kBlock);
   for (int64_t t = 0; t < s.steps; ++t) {
     const T* h_prev = t ? hs + (t - 1) * n * hd : h0;
     const T* c_prev = t ? cs + (t - 1) * n * hd : c0;
@@ -158,7 +146,7 @@ void lstm_backward(const T* dhs, const T* dh_last, const T* dc_last, const T* x,
     return;
   }
   if (n > 0) {
-    const int grid = grid_for(n * hd);
+    const int grid = grid_for(n * hd, kBlock);
     for (int64_t t = steps - 1; t >= 0; --t) {
       const bool last = t == steps - 1;
       const T* c_prev = t ? cs + (t - 1) * n * hd : c0;

@@ -14,18 +14,6 @@ namespace {
 
 constexpr int kBlock = 256;
 
-int grid_for(int64_t work) {
-  static const int sms = [] {
-    int dev = 0, count = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev),
-          "cudaDeviceGetAttribute");
-    return count;
-  }();
-  const int64_t blocks = (work + kBlock - 1) / kBlock;
-  const int64_t cap = int64_t(sms) * 16;
-  return int(blocks < 1 ? 1 : (blocks < cap ? blocks : cap));
-}
 
 // Output rows p (or columns) whose window [p*s - pad, p*s - pad + k) covers input row i:
 // [first, last], possibly empty (first > last).
@@ -147,7 +135,7 @@ void max_pool2d_forward(const T* x, T* y, int64_t* argmax, const PoolGeometry& g
   check_geometry(g, "max_pool2d_forward");
   const int64_t total = g.planes * g.ho * g.wo;
   if (total == 0) return;
-  max_pool_forward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(x, y, argmax, g);
+  max_pool_forward_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(x, y, argmax, g);
   check_launch("max_pool2d_forward", stream);
 }
 
@@ -161,7 +149,7 @@ void max_pool2d_backward(const T* dy, const int64_t* argmax, T* dx, int64_t plan
         "max_pool2d_backward (zeroing dx)");
   const int64_t total = planes * out_plane;
   if (total == 0) return;
-  max_pool_backward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(dy, argmax, dx, planes,
+  max_pool_backward_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(dy, argmax, dx, planes,
                                                                       in_plane, out_plane);
   check_launch("max_pool2d_backward", stream);
 }
@@ -172,7 +160,7 @@ void avg_pool2d_forward(const T* x, T* y, const PoolGeometry& g, bool count_incl
   check_geometry(g, "avg_pool2d_forward");
   const int64_t total = g.planes * g.ho * g.wo;
   if (total == 0) return;
-  avg_pool_forward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(x, y, g, count_include_pad);
+  avg_pool_forward_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(x, y, g, count_include_pad);
   check_launch("avg_pool2d_forward", stream);
 }
 
@@ -182,7 +170,7 @@ void avg_pool2d_backward(const T* dy, T* dx, const PoolGeometry& g, bool count_i
   check_geometry(g, "avg_pool2d_backward");
   const int64_t total = g.planes * g.h * g.w;
   if (total == 0) return;
-  avg_pool_backward_kernel<T><<<grid_for(total), kBlock, 0, stream>>>(dy, dx, g,
+  avg_pool_backward_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(dy, dx, g,
                                                                       count_include_pad);
   check_launch("avg_pool2d_backward", stream);
 }
