@@ -143,14 +143,11 @@ void bind_pooling(py::module_& m) {
   m.def("max_pool2d_forward", [](const py::array& x, py::array& y, py::array& argmax,
                                  int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                                  int64_t pl) {
-    require_contiguous(x, "x");
-    require_contiguous(y, "y");
+    require_io(x, y, "x", "y");
     require_contiguous(argmax, "argmax");
-    require_writeable(y, "y");
     require_writeable(argmax, "argmax");
     if (!has_dtype<int64_t>(argmax) || argmax.size() != y.size())
       throw py::type_error("argmax must be int64 with as many elements as y");
-    if (!x.dtype().is(y.dtype())) throw py::type_error("y must have the dtype of x");
     const PoolGeometry g = pool_geometry(x, y, kh, kw, sh, sw, pt, pl);
     dispatch_float(x, "x", [&](auto zero) {
       using T = decltype(zero);
@@ -162,13 +159,10 @@ void bind_pooling(py::module_& m) {
     });
   });
   m.def("max_pool2d_backward", [](const py::array& dy, const py::array& argmax, py::array& dx) {
-    require_contiguous(dy, "dy");
+    require_io(dy, dx, "dy", "dx");
     require_contiguous(argmax, "argmax");
-    require_contiguous(dx, "dx");
-    require_writeable(dx, "dx");
     if (!has_dtype<int64_t>(argmax) || argmax.size() != dy.size())
       throw py::type_error("argmax must be int64 with as many elements as dy");
-    if (!dx.dtype().is(dy.dtype())) throw py::type_error("dx must have the dtype of dy");
     if (dy.ndim() != 4 || dx.ndim() != 4 || dy.shape(0) != dx.shape(0) || dy.shape(1) != dx.shape(1))
       throw py::value_error("max_pool2d_backward: dy and dx must be (N, C, ., .) alike");
     PoolGeometry g{dx.shape(0) * dx.shape(1), dx.shape(2), dx.shape(3), dy.shape(2), dy.shape(3),
@@ -188,10 +182,7 @@ void bind_pooling(py::module_& m) {
   });
   m.def("avg_pool2d_forward", [](const py::array& x, py::array& y, int64_t kh, int64_t kw,
                                  int64_t sh, int64_t sw, int64_t pt, int64_t pl, bool include_pad) {
-    require_contiguous(x, "x");
-    require_contiguous(y, "y");
-    require_writeable(y, "y");
-    if (!x.dtype().is(y.dtype())) throw py::type_error("y must have the dtype of x");
+    require_io(x, y, "x", "y");
     const PoolGeometry g = pool_geometry(x, y, kh, kw, sh, sw, pt, pl);
     dispatch_float(x, "x", [&](auto zero) {
       using T = decltype(zero);
@@ -203,10 +194,7 @@ void bind_pooling(py::module_& m) {
   });
   m.def("avg_pool2d_backward", [](const py::array& dy, py::array& dx, int64_t kh, int64_t kw,
                                   int64_t sh, int64_t sw, int64_t pt, int64_t pl, bool include_pad) {
-    require_contiguous(dy, "dy");
-    require_contiguous(dx, "dx");
-    require_writeable(dx, "dx");
-    if (!dx.dtype().is(dy.dtype())) throw py::type_error("dx must have the dtype of dy");
+    require_io(dy, dx, "dy", "dx");
     const PoolGeometry g = pool_geometry(dx, dy, kh, kw, sh, sw, pt, pl);
     dispatch_float(dy, "dy", [&](auto zero) {
       using T = decltype(zero);

@@ -1,5 +1,5 @@
-// Softmax family: per row, one pass for the max, one that writes exp(x - max) while summing,
-// one that scales. Rows are split between threads; exp comes from vmath.h (vectorised).
+// Softmax family: per row, one pass for the max, one that writes exp(x - max), one that sums
+// it (in double), one that scales; the row stays in L1 throughout. Rows are split between threads; exp comes from vmath.h (vectorised).
 #include "metalnet/softmax.h"
 
 #include <cmath>

@@ -34,6 +34,16 @@ inline void require_same(const py::array& a, const py::array& b, const char* na,
     throw py::value_error(std::string(nb) + " must have as many elements as " + na);
 }
 
+// The usual pair: a C-contiguous input and a writeable C-contiguous output of its dtype.
+inline void require_io(const py::array& in, py::array& out, const char* in_name,
+                       const char* out_name) {
+  require_contiguous(in, in_name);
+  require_contiguous(out, out_name);
+  require_writeable(out, out_name);
+  if (!in.dtype().is(out.dtype()))
+    throw py::type_error(std::string(out_name) + " must have the dtype of " + in_name);
+}
+
 template <class T>
 inline const T* cptr(const py::array& a) {
   return static_cast<const T*>(a.data());

@@ -79,13 +79,10 @@ def lstm_cell_forward(x, h, c, w_ih, w_hh, b):
 
 def lstm_cell_backward(dh_next, dc_next, cache):
     x, h, c, w_ih, w_hh, gates, c_next = cache
-    dx = empty((1,) + x.shape, x.dtype)
-    dh, dc = empty(h.shape, x.dtype), empty(c.shape, x.dtype)
-    dw_ih, dw_hh = empty(w_ih.shape, x.dtype), empty(w_hh.shape, x.dtype)
-    db = empty((w_ih.shape[0],), x.dtype)
-    _cpu.lstm_backward(None, dh_next, dc_next, x[None], h, c, w_ih, w_hh, None, c_next[None],
-                       gates[None], dx, dh, dc, dw_ih, dw_hh, db)
-    return dx[0], dh, dc, dw_ih, dw_hh, db
+    # hs is read only for steps before the last, so a one-step sequence needs none.
+    step = reference.LSTMSequenceCache(x[None], h, c, w_ih, w_hh, None, c_next[None], gates[None])
+    dx, *rest = lstm_backward(None, dh_next, dc_next, step)
+    return (dx[0], *rest)
 
 
 def _pool_out(x_shape, kernel, stride, padding):
