@@ -9,6 +9,7 @@ import pytest
 
 import metalnet
 from metalnet import Tensor, models, nn, optim
+from metalnet.autograd import _topological_order
 from metalnet.backends import _registry
 
 pytestmark = pytest.mark.gpu
@@ -117,3 +118,64 @@ def test_a_gpu_state_dict_saves_and_loads_on_the_host(tmp_path, rng):
     other.load_state_dict(metalnet.load(tmp_path / "gpu.npz"))
     for key, value in host.state_dict().items():
         np.testing.assert_array_equal(other.state_dict()[key], value)
+
+
+# --------------------------------------------------- Conv2d + ReLU through the fused forward
+FUSING_BACKENDS = [
+    pytest.param(name, marks=pytest.mark.skipif(
+        _registry.load(name) is None, reason=f"backend {name!r} unavailable: "
+                                             f"{_registry.reason(name)}"))
+    for name in ("cuda", "cupy")
+]
+
+
+def conv_relu_cnn():
+    """Two Conv2d + ReLU pairs (with and without bias, strided, padded, dilated)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0, 2, 1), dilation=(1, 2),
+                  bias=False), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 2 * 4, 3))
+
+
+def loss_and_grads(model, x, labels):
+    model.zero_grad()
+    loss = nn.CrossEntropyLoss()(model(x), labels)
+    names = [t._node.name for t in _topological_order(loss) if t._node is not None]
+    loss.backward()
+    return float(loss.item()), {n: p.grad.data for n, p in model.named_parameters()}, names
+
+
+@pytest.mark.skipif(_registry.load("cpu") is None,
+                    reason=f"backend 'cpu' unavailable: {_registry.reason('cpu')}")
+@pytest.mark.parametrize("backend_name", FUSING_BACKENDS)
+def test_conv_relu_pairs_run_the_fused_forward(backend_name, rng, monkeypatch):
+    """Sequential runs each Conv2d + ReLU pair as one fused call on the GPU backends, with the
+    loss and gradients of the cpu backend running the layers one by one."""
+    module = _registry.load(backend_name)
+    fused, calls = module.conv2d_bias_relu_forward, []
+
+    def counting(x, *args, **kwargs):
+        calls.append(tuple(x.shape))
+        return fused(x, *args, **kwargs)
+    monkeypatch.setattr(module, "conv2d_bias_relu_forward", counting)
+    host, device = twins(conv_relu_cnn)
+    x, labels = rng.standard_normal((2, 3, 9, 8)), rng.integers(0, 3, size=2)
+    with metalnet.backend("cpu"):
+        loss_h, grads_h, names_h = loss_and_grads(host, Tensor(x), labels)
+    assert calls == [] and names_h.count("Conv2d") == 2 and names_h.count("ReLU") == 2
+    with metalnet.backend(backend_name):
+        loss_d, grads_d, names_d = loss_and_grads(device, Tensor(cupy.asarray(x)),
+                                                  cupy.asarray(labels))
+        assert calls == [(2, 3, 9, 8), (2, 4, 9, 8)]
+        assert names_d.count("Conv2dReLU") == 2 and "ReLU" not in names_d
+        assert abs(loss_d - loss_h) <= 1e-10 * abs(loss_h)
+        for name, g in grads_h.items():
+            assert rel_err(grads_d[name], g) < 1e-9, name
+        device.eval()
+        with metalnet.no_grad():                       # inference fuses too
+            out_d = device(Tensor(cupy.asarray(x)))
+        assert len(calls) == 4
+    with metalnet.backend("cpu"), metalnet.no_grad():
+        out_h = host.eval()(Tensor(x))
+    assert rel_err(out_d.data, out_h.data) < 1e-10

@@ -18,9 +18,10 @@ def _outputs(out):
     return [t for item in out for t in _outputs(item)]
 
 
-def assert_grads_match(forward, leaves, rng, coords=4, eps=1e-6):
-    """forward() -> Tensor(s) built from ``leaves``; autograd vs central differences."""
-    with metalnet.backend("numpy"):
+def assert_grads_match(forward, leaves, rng, coords=4, eps=1e-6, backend="numpy"):
+    """forward() -> Tensor(s) built from ``leaves``; autograd vs central differences, run on
+    ``backend`` (the reference unless told)."""
+    with metalnet.backend(backend):
         outs = _outputs(forward())
         weights = [rng.standard_normal(o.shape) for o in outs]
         for leaf in leaves:

@@ -19,10 +19,10 @@ from .autograd import array_module, scatter_add
 from .tensor import Tensor, _make, _make_many, _operand, cat
 
 __all__ = [
-    "linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-    "upsample_nearest", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax",
-    "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "dropout", "batch_norm",
-    "embedding", "lstm_cell", "flatten",
+    "linear", "conv2d", "conv2d_relu", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+    "adaptive_avg_pool2d", "upsample_nearest", "relu", "leaky_relu", "sigmoid", "tanh",
+    "softmax", "log_softmax", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits",
+    "dropout", "batch_norm", "embedding", "lstm_cell", "flatten",
 ]
 
 
@@ -91,6 +91,32 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
         return dx, dw, db
     parents = (x, weight) if bias is None else (x, weight, bias)
     return _make(y, parents, backward, "Conv2d")
+
+
+def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
+    """relu(conv2d(x, weight, bias, stride, padding, dilation)), as Sequential runs a Conv2d
+    followed by a ReLU.
+
+    Where the backend running x has the fused forward (``ops.has_fused``: cuda, cupy) this is
+    one graph node: ``ops.conv2d_bias_relu_forward`` adds the bias and applies the ReLU in the
+    convolution's epilogue, and the backward masks the gradient with relu_backward(g, y) before
+    conv2d_backward. Elsewhere (numpy, cpu) it is exactly relu(conv2d(...)).
+    """
+    x = _tensor(x, "x")
+    if not ops.has_fused("conv2d_bias_relu_forward", x.data):
+        return relu(conv2d(x, weight, bias, stride, padding, dilation))
+    weight = _operand(_tensor(weight, "weight"), x, "weight")
+    bias = _optional(bias, x, "bias")
+    xd = _c(x.data)
+    geometry = dict(stride=stride, padding=padding, dilation=dilation)
+    y = ops.conv2d_bias_relu_forward(xd, weight.data, None if bias is None else bias.data,
+                                     **geometry)
+
+    def backward(g):
+        dx, dw, db = ops.conv2d_backward(ops.relu_backward(_c(g), y), xd, weight.data, **geometry)
+        return dx, dw, db
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    return _make(y, parents, backward, "Conv2dReLU")
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0,

@@ -17,7 +17,7 @@ from . import _checks as check
 from .backends import _registry
 from .reference import LSTMCache, LSTMSequenceCache
 
-__all__ = list(_registry.PRIMITIVES)
+__all__ = list(_registry.PRIMITIVES) + list(_registry.FUSED) + ["has_fused"]
 
 
 def _backend(device: str):
@@ -91,14 +91,20 @@ def _conv_args(x, w, stride, padding, dilation):
     return _conv_geometry(x.shape, tuple(w.shape[2:]), stride, padding, dilation, "kernel")
 
 
-def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation of x (N, C, H, W) with w (K, C, R, S), plus bias b (K,)."""
+def _conv_forward_args(x, w, b, stride, padding, dilation):
+    """conv2d_forward's checks: the normalised geometry (a dict) and the device."""
     _, stride, padding, dilation, _ = _conv_args(x, w, stride, padding, dilation)
     if b is not None:
         check.array(b, "b", ndim=1)
         check.shape(b, "b", (w.shape[0],), "one bias per output channel")
     device = check.same_dtype_and_device(x=x, w=w, b=b)
-    return _backend(device).conv2d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation)
+    return dict(stride=stride, padding=padding, dilation=dilation), device
+
+
+def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation of x (N, C, H, W) with w (K, C, R, S), plus bias b (K,)."""
+    geometry, device = _conv_forward_args(x, w, b, stride, padding, dilation)
+    return _backend(device).conv2d_forward(x, w, b, **geometry)
 
 
 def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1):
@@ -109,6 +115,33 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1):
     device = check.same_dtype_and_device(dy=dy, x=x, w=w)
     return _backend(device).conv2d_backward(dy, x, w, stride=stride, padding=padding,
                                             dilation=dilation)
+
+
+# ------------------------------------------------------- fused forwards (not primitives)
+def has_fused(name, x) -> bool:
+    """Whether the backend that runs arrays like ``x`` defines the fused forward ``name``.
+
+    Fused forwards (``_registry.FUSED``) are optional backend-level functions outside the
+    primitive table: the layers use them where they exist and compose primitives elsewhere.
+    """
+    if name not in _registry.FUSED:
+        raise ValueError(f"name must be one of {_registry.FUSED}, got {name!r}")
+    return hasattr(_backend(check.device_of(x)), name)
+
+
+def conv2d_bias_relu_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
+    """relu(conv2d_forward(x, w, b)) in one pass (bias and ReLU in the convolution's epilogue),
+    checked as conv2d_forward. Only where ``has_fused("conv2d_bias_relu_forward", x)``: the
+    backward is relu_backward(dy, y) (y > 0 exactly where the pre-activation is), then
+    conv2d_backward."""
+    geometry, device = _conv_forward_args(x, w, b, stride, padding, dilation)
+    backend = _backend(device)
+    fused = getattr(backend, "conv2d_bias_relu_forward", None)
+    if fused is None:
+        raise NotImplementedError(f"backend {backend.NAME!r} has no fused "
+                                  f"conv2d_bias_relu_forward; run conv2d_forward, then "
+                                  f"relu_forward")
+    return fused(x, w, b, **geometry)
 
 
 # ----------------------------------------------------------------------------- pooling

@@ -2,7 +2,8 @@
 
 A backend is a module in this package exposing every name in PRIMITIVES with the contract's
 signature, plus NAME, DEVICE ("cpu" or "cuda") and IMPLEMENTATIONS (primitive -> "C++", "CUDA",
-"NumPy", "CuPy" or None when it cannot run that primitive at all).
+"NumPy", "CuPy" or None when it cannot run that primitive at all), and optionally the fused
+forwards named in FUSED.
 """
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ PRIMITIVES = (
     "lstm_cell_forward", "lstm_cell_backward",
     "lstm_forward", "lstm_backward",
 )
+
+# Optional backend-level fused forwards, outside the primitive table: a backend may define them
+# (cuda and cupy do), ops.has_fused says whether the one running an array does, and the layers
+# (metalnet.functional) use them there and compose the primitives elsewhere.
+FUSED = ("conv2d_bias_relu_forward",)
 
 # Preference order per device: the first available one is the default.
 BACKENDS = {"cpu": ("cpu", "numpy"), "cuda": ("cuda", "cupy")}

@@ -3,15 +3,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from .. import functional as F
+from .activation import ReLU
+from .conv import Conv2d
 from .module import Module
 
 __all__ = ["Sequential", "ModuleList"]
 
 
+def _fusable(layer, following) -> bool:
+    """A plain Conv2d directly followed by a plain ReLU, neither watched by a forward hook
+    (a hook must see its own layer's output, so hooked layers run one by one)."""
+    return (type(layer) is Conv2d and type(following) is ReLU
+            and not layer._forward_hooks and not following._forward_hooks)
+
+
 class Sequential(Module):
     """Runs its layers in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
-    Layers are named '0', '1', ... (or by the keys of an OrderedDict).
+    Layers are named '0', '1', ... (or by the keys of an OrderedDict). A Conv2d directly
+    followed by a ReLU runs as ``F.conv2d_relu``: one fused node on the backends that have the
+    fused forward (cuda, cupy), exactly the two layers elsewhere. The layers, their names and
+    the state dict stay as they are.
     """
 
     def __init__(self, *layers):
@@ -26,8 +39,17 @@ class Sequential(Module):
             self.add_module(name, layer)
 
     def forward(self, x):
-        for layer in self._modules.values():
-            x = layer(x)
+        layers = list(self._modules.values())
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if i + 1 < len(layers) and _fusable(layer, layers[i + 1]):
+                x = F.conv2d_relu(x, layer.weight, layer.bias, layer.stride, layer.padding,
+                                  layer.dilation)
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
         return x
 
     def __getitem__(self, index):
