@@ -351,8 +351,12 @@ void bind_conv2d(py::module_& m) {
   m.def("conv2d_forward", [](const py::array& x, const py::array& w, const py::object& b,
                              py::array& y, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
                              int64_t dh, int64_t dw, const std::string& algorithm) {
-    if (algorithm != "auto" && algorithm != "im2col" && algorithm != "direct")
-      throw py::value_error("algorithm must be 'auto', 'im2col' or 'direct', got '" + algorithm + "'");
+    const ConvAlgorithm chosen = algorithm == "auto" ? ConvAlgorithm::automatic
+                                 : algorithm == "im2col" ? ConvAlgorithm::im2col
+                                 : algorithm == "direct" ? ConvAlgorithm::direct
+                                 : algorithm == "winograd" ? ConvAlgorithm::winograd
+                                 : throw py::value_error("algorithm must be 'auto', 'im2col', "
+                                                         "'direct' or 'winograd', got '" + algorithm + "'");
     require_contiguous(x, "x");
     require_contiguous(w, "w");
     require_contiguous(y, "y");
@@ -373,9 +377,10 @@ void bind_conv2d(py::module_& m) {
       const T* wp = cptr<T>(w);
       const T* bp = b.is_none() ? nullptr : cptr<T>(bias);
       T* yp = mptr<T>(y);
-      const bool direct = algorithm == "direct" || (algorithm == "auto" && prefer_direct(g));
+      if (chosen == ConvAlgorithm::winograd && !winograd_applies(g))
+        throw py::value_error("algorithm 'winograd' needs a 3x3 kernel, stride 1 and dilation 1");
       py::gil_scoped_release nogil;
-      (direct ? conv2d_forward_direct<T> : conv2d_forward<T>)(g, xp, wp, bp, yp);
+      conv2d_forward_with(chosen, g, xp, wp, bp, yp);
     });
   }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("y"), py::arg("sh"), py::arg("sw"),
      py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"), py::arg("algorithm") = "auto");

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "metalnet/bias.h"
@@ -209,7 +210,9 @@ bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   const ConvGeometry t{g.n, g.k, g.ho, g.wo, g.c, g.r, g.s, g.h, g.w, 1, 1, top, left, g.dh, g.dw};
   // Few input channels become few output channels here, which leave the direct kernel's
   // channel vectors mostly empty (LeNet's 1 and 6): im2col does better there.
-  if (g.c < 16 || !prefer_direct(t)) return false;
+  const ConvAlgorithm algorithm = choose_algorithm(t);
+  if (algorithm == ConvAlgorithm::im2col || (algorithm == ConvAlgorithm::direct && g.c < 16))
+    return false;
   std::vector<T> flipped(size_t(g.c) * g.k * g.r * g.s);
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t c = 0; c < g.c; ++c)
@@ -217,7 +220,7 @@ bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
         for (int64_t s = 0; s < g.s; ++s)
           flipped[((c * g.k + k) * g.r + (g.r - 1 - r)) * g.s + (g.s - 1 - s)] =
               w[((k * g.c + c) * g.r + r) * g.s + s];
-  conv2d_forward_direct(t, dy, flipped.data(), static_cast<const T*>(nullptr), dx);
+  conv2d_forward_with(algorithm, t, dy, flipped.data(), static_cast<const T*>(nullptr), dx);
   return true;
 }
 
@@ -270,13 +273,36 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
     }
 }
 
-// Measured on the course layers (benchmarks/bench_conv2d.py): the direct kernel wins up to 128
-// output channels (2.1x on LeNet's 6 -> 16, 1.2x on a 64-channel 3x3, 1.3x on the 7x7/2 stem,
-// even at 128); with 256 channels im2col's long GEMM rows reuse the input better (1.2x).
-bool prefer_direct(const ConvGeometry& g) { return g.k <= 128; }
+// Measured on the course layers (benchmarks/bench_conv2d.py): Winograd wins on 3x3 stride-1
+// layers with enough channels for its 16 GEMMs; the direct kernel wins up to 128 output
+// channels (2.1x on LeNet's 6 -> 16, 1.3x on the 7x7/2 stem, even at 128); with 256 channels
+// im2col's long GEMM rows reuse the input better (1.2x).
+ConvAlgorithm choose_algorithm(const ConvGeometry& g) {
+  if (winograd_applies(g) && g.c >= 16 && g.k >= 16) return ConvAlgorithm::winograd;
+  return g.k <= 128 ? ConvAlgorithm::direct : ConvAlgorithm::im2col;
+}
+
+template <class T>
+void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* x, const T* w,
+                         const T* b, T* y) {
+  if (algorithm == ConvAlgorithm::automatic) algorithm = choose_algorithm(g);
+  switch (algorithm) {
+    case ConvAlgorithm::winograd:
+      if (!winograd_applies(g))
+        throw std::invalid_argument("winograd needs a 3x3 kernel, stride 1 and dilation 1");
+      conv2d_forward_winograd(g, x, w, b, y);
+      break;
+    case ConvAlgorithm::direct: conv2d_forward_direct(g, x, w, b, y); break;
+    default: conv2d_forward(g, x, w, b, y); break;
+  }
+}
 
 template void conv2d_forward<float>(const ConvGeometry&, const float*, const float*, const float*, float*);
 template void conv2d_forward<double>(const ConvGeometry&, const double*, const double*, const double*, double*);
+template void conv2d_forward_with<float>(ConvAlgorithm, const ConvGeometry&, const float*,
+                                         const float*, const float*, float*);
+template void conv2d_forward_with<double>(ConvAlgorithm, const ConvGeometry&, const double*,
+                                          const double*, const double*, double*);
 template void conv2d_backward<float>(const ConvGeometry&, const float*, const float*, const float*,
                                      float*, float*, float*);
 template void conv2d_backward<double>(const ConvGeometry&, const double*, const double*,

@@ -286,6 +286,64 @@ void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_
   }, /*align=*/1, threads);
 }
 
+namespace {
+
+// C = A @ B from whole-depth panels (gemm_panels): B panel by B panel, each swept against every
+// A panel while it sits in L1; the depth is cut into KC slices like the blocked driver.
+template <class Cfg, class T>
+METALNET_INLINE void panels_blocked(int64_t m, int64_t n, int64_t k, const T* a, const T* b,
+                                    T* c, int64_t ldc) {
+  constexpr int MR = Cfg::MR, NR = Cfg::NV * Cfg::lanes, KC = Cfg::KC;
+  alignas(64) T edge[MR * NR];
+  for (int64_t pc = 0; pc < k; pc += KC) {
+    const int64_t kc = std::min<int64_t>(KC, k - pc);
+    for (int64_t jr = 0; jr < n; jr += NR) {
+      const T* bp = b + jr * k + pc * NR;
+      for (int64_t ir = 0; ir < m; ir += MR) {
+        const T* ap = a + ir * k + pc * MR;
+        T* cp = c + ir * ldc + jr;
+        const int64_t rows = std::min<int64_t>(MR, m - ir);
+        if (rows == MR) {
+          microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, cp, ldc, T(1), pc > 0);
+          continue;
+        }
+        microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, edge, NR, T(1), false);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t q = 0; q < NR; ++q)
+            cp[r * ldc + q] = pc > 0 ? cp[r * ldc + q] + edge[r * NR + q] : edge[r * NR + q];
+      }
+    }
+  }
+}
+
+#define METALNET_PANELS_VARIANT(ISA, TARGET)                                                 \
+  template <class T>                                                                         \
+  TARGET void panels_##ISA(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c,    \
+                           int64_t ldc) {                                                    \
+    panels_blocked<GemmConfig<Isa::ISA, T>>(m, n, k, a, b, c, ldc);                          \
+  }
+METALNET_PANELS_VARIANT(avx512, METALNET_TARGET_AVX512)
+METALNET_PANELS_VARIANT(avx2, METALNET_TARGET_AVX2)
+METALNET_PANELS_VARIANT(generic, )
+#undef METALNET_PANELS_VARIANT
+
+}  // namespace
+
+template <class T>
+GemmTile gemm_tile() {
+  return {tile_rows<T>(), tile_cols<T>()};
+}
+
+template <class T>
+void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    scale_c(m, n, T(0), c, ldc);
+    return;
+  }
+  METALNET_DISPATCH_ISA(panels, m, n, k, a, b, c, ldc);
+}
+
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
@@ -340,6 +398,10 @@ METALNET_INSTANTIATE(gemm, double)
 METALNET_INSTANTIATE(gemm_serial, float)
 METALNET_INSTANTIATE(gemm_serial, double)
 #undef METALNET_INSTANTIATE
+template GemmTile gemm_tile<float>();
+template GemmTile gemm_tile<double>();
+template void gemm_panels<float>(int64_t, int64_t, int64_t, const float*, const float*, float*, int64_t);
+template void gemm_panels<double>(int64_t, int64_t, int64_t, const double*, const double*, double*, int64_t);
 template PackedB<float> gemm_pack_b<float>(bool, int64_t, int64_t, const float*, int64_t);
 template PackedB<double> gemm_pack_b<double>(bool, int64_t, int64_t, const double*, int64_t);
 template void gemm_packed<float>(bool, int64_t, int64_t, int64_t, float, const float*, int64_t,

@@ -20,6 +20,8 @@ SHAPES = [  # x shape, w shape, geometry
     ((2, 4, 17, 13), (3, 4, 3, 2), dict(stride=(3, 2), padding=(0, 1, 2, 1), dilation=(2, 1))),
     ((5, 2, 9, 9), (4, 2, 1, 1), {}),                                       # 1x1 kernel
     ((1, 3, 6, 5), (2, 3, 8, 7), dict(padding=1)),                          # kernel = padded input
+    ((2, 20, 11, 9), (18, 20, 3, 3), dict(padding=1)),                      # Winograd fwd and dx
+    ((1, 17, 8, 7), (16, 17, 3, 3), dict(padding=(2, 0, 1, 2))),           # Winograd, asymmetric
 ]
 
 
@@ -32,7 +34,8 @@ def test_conv_matches_reference(xs, ws, geo, dtype, isa, rng):
     x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
     with metalnet.backend("cpu"):
         y = ops.conv2d_forward(x, w, b, **geo)
-        assert_close(y, reference.conv2d_forward(x64, w64, b64, **geo), dtype, "cpu",
+        # chain 4: a float32 sum of up to C*R*S = 168 products, and a 1x1 output can cancel
+        assert_close(y, reference.conv2d_forward(x64, w64, b64, **geo), dtype, "cpu", chain=4,
                      what=f"conv forward[{isa}] {xs} {ws} {geo}")
         dy = rng.standard_normal(y.shape).astype(dtype)
         grads = ops.conv2d_backward(dy, x, w, **geo)
@@ -61,19 +64,66 @@ def test_both_threading_schedules(threads, rng):
         metalnet.set_num_threads(before)
 
 
+def _forward_with(algorithm, x, w, b, geo):
+    """The C++ forward with one algorithm forced, into a NaN-poisoned output."""
+    from metalnet import _args
+    stride = _args.pair(geo.get("stride", 1), "stride")
+    dilation = _args.pair(geo.get("dilation", 1), "dilation")
+    padding = _args.padding4(geo.get("padding", 0))
+    ho, wo = _args.conv_out_hw(x.shape[2], x.shape[3], w.shape[2:], stride, padding, dilation)
+    y = np.full((x.shape[0], w.shape[0], ho, wo), np.nan, x.dtype)
+    cpu.conv2d_forward(x, w, b, y, *stride, padding[0], padding[2], *dilation, algorithm)
+    return y
+
+
 @pytest.mark.parametrize("algorithm", ["im2col", "direct"])
 @pytest.mark.parametrize("xs, ws, geo", SHAPES + [((2, 3, 9, 30), (40, 3, 3, 3), dict(padding=1))])
 def test_both_forward_algorithms(xs, ws, geo, algorithm, isa, rng):
     """ops picks one algorithm per layer; each must be right on every shape and ISA."""
-    from metalnet import _args
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
-    stride = _args.pair(geo.get("stride", 1), "stride")
-    dilation = _args.pair(geo.get("dilation", 1), "dilation")
-    padding = _args.padding4(geo.get("padding", 0))
-    ho, wo = _args.conv_out_hw(xs[2], xs[3], ws[2:], stride, padding, dilation)
-    y = np.full((xs[0], ws[0], ho, wo), np.nan, np.float32)
-    cpu.conv2d_forward(x, w, b, y, *stride, padding[0], padding[2], *dilation, algorithm)
+    y = _forward_with(algorithm, x, w, b, geo)
     ref = reference.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **geo)
     assert_close(y, ref, np.float32, "cpu", what=f"{algorithm}[{isa}] {xs} {ws} {geo}")
+
+
+def _winograd_cases(seed):
+    """Random 3x3 stride-1 layers: odd and even output sizes, every padding kind, channel counts
+    that leave GEMM panels part-filled, batches whose tile rows span several blocks."""
+    r = np.random.default_rng(seed)
+    cases = [((1, 1, 3, 3), (1, 1, 3, 3), {}),                         # one output
+             ((1, 2, 1, 1), (3, 2, 3, 3), dict(padding=1)),            # 1x1 image
+             ((7, 5, 2, 13), (13, 5, 3, 3), dict(padding=(2, 3, 0, 1)))]  # outputs past the input
+    for _ in range(5):
+        n, c, k = (int(v) for v in r.choice([1, 2, 3, 5, 7, 11, 13, 17, 31, 37], 3))
+        h, w = (int(v) for v in r.integers(3, 40, 2))
+        pad = tuple(int(v) for v in r.integers(0, 3, 4))
+        cases.append(((n, c, h, w), (k, c, 3, 3), dict(padding=pad)))
+    return cases
+
+
+@pytest.mark.parametrize("threads", (1, 2))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+def test_winograd_forward(dtype, threads, isa, rng, seed):
+    before = metalnet.get_num_threads()
+    try:
+        metalnet.set_num_threads(threads)
+        for xs, ws, geo in _winograd_cases(seed):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+            b = rng.standard_normal(ws[0]).astype(dtype)
+            y = _forward_with("winograd", x, w, b, geo)
+            ref = reference.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), **geo)
+            assert_close(y, ref, dtype, "cpu", chain=4,
+                         what=f"winograd[{isa}, {threads} threads] {xs} {ws} {geo}")
+    finally:
+        metalnet.set_num_threads(before)
+
+
+@pytest.mark.parametrize("geo", [dict(stride=2), dict(dilation=2), dict()])
+def test_winograd_refuses_other_layers(geo, rng):
+    x = rng.standard_normal((1, 2, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((2, 2, 5, 5) if not geo else (2, 2, 3, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="3x3 kernel, stride 1 and dilation 1"):
+        _forward_with("winograd", x, w, None, geo)

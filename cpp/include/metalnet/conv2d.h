@@ -21,8 +21,18 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 // The same by direct convolution (cpp/conv2d_direct.cpp): no unrolled matrix.
 template <class T>
 void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
-// Whether the direct kernel is the faster choice for this layer (measured rule, conv2d.cpp).
-bool prefer_direct(const ConvGeometry& g);
+// The same by Winograd F(2x2, 3x3) (cpp/conv2d_winograd.cpp), for winograd_applies() layers.
+template <class T>
+void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+bool winograd_applies(const ConvGeometry& g);
+
+// The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
+// (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
+enum class ConvAlgorithm { automatic, im2col, direct, winograd };
+ConvAlgorithm choose_algorithm(const ConvGeometry& g);
+template <class T>
+void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* x, const T* w,
+                         const T* b, T* y);
 // dx, dw, db may each be null (not wanted). db is the bias gradient (K,).
 template <class T>
 void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w, T* dx, T* dw,

@@ -31,6 +31,21 @@ template <class T>
 void gemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                  const PackedB<T>& b, T beta, T* c, int64_t ldc);
 
+// For callers that pack operands themselves (Winograd writes its transformed input straight
+// into B panels). The register tile of the active ISA: A is packed in MR-high panels, B in
+// NR-wide ones, each over the full depth K.
+struct GemmTile {
+  int64_t mr, nr;
+};
+template <class T>
+GemmTile gemm_tile();
+// C (M x N, row stride ldc) = A @ B on the calling thread, from panels the caller packed:
+// A (M x K) in MR-high panels, element (i, p) at (i / MR) * MR*K + p * MR + i % MR, rows past
+// M zero; B (K x N) in NR-wide panels, element (p, j) at (j / NR) * NR*K + p * NR + j % NR.
+// N must be a whole number of panels (the caller pads B's last panel with finite values).
+template <class T>
+void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int64_t ldc);
+
 // The same on the calling thread only: for callers that already run one task per thread.
 template <class T>
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
