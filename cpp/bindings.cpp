@@ -354,9 +354,10 @@ void bind_conv2d(py::module_& m) {
     const ConvAlgorithm chosen = algorithm == "auto" ? ConvAlgorithm::automatic
                                  : algorithm == "im2col" ? ConvAlgorithm::im2col
                                  : algorithm == "direct" ? ConvAlgorithm::direct
+                                 : algorithm == "rows" ? ConvAlgorithm::rows
                                  : algorithm == "winograd" ? ConvAlgorithm::winograd
                                  : throw py::value_error("algorithm must be 'auto', 'im2col', "
-                                                         "'direct' or 'winograd', got '" + algorithm + "'");
+                                                         "'direct', 'rows' or 'winograd', got '" + algorithm + "'");
     require_contiguous(x, "x");
     require_contiguous(w, "w");
     require_contiguous(y, "y");
@@ -377,6 +378,8 @@ void bind_conv2d(py::module_& m) {
       const T* wp = cptr<T>(w);
       const T* bp = b.is_none() ? nullptr : cptr<T>(bias);
       T* yp = mptr<T>(y);
+      if (chosen == ConvAlgorithm::rows && (sh != 1 || sw != 1))
+        throw py::value_error("algorithm 'rows' needs stride 1");
       if (chosen == ConvAlgorithm::winograd && !winograd_applies(g))
         throw py::value_error("algorithm 'winograd' needs a 3x3 kernel, stride 1 and dilation 1");
       py::gil_scoped_release nogil;

@@ -208,8 +208,8 @@ bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   const int64_t top = (g.r - 1) * g.dh - g.pt, left = (g.s - 1) * g.dw - g.pl;
   if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0) return false;
   const ConvGeometry t{g.n, g.k, g.ho, g.wo, g.c, g.r, g.s, g.h, g.w, 1, 1, top, left, g.dh, g.dw};
-  // Few input channels become few output channels here, which leave the direct kernel's
-  // channel vectors mostly empty (LeNet's 1 and 6): im2col does better there.
+  // Few input channels become few output channels here, which would leave the direct kernel's
+  // channel vectors mostly empty; the rows kernel (stride 1) or im2col does better there.
   const ConvAlgorithm algorithm = choose_algorithm(t);
   if (algorithm == ConvAlgorithm::im2col || (algorithm == ConvAlgorithm::direct && g.c < 16))
     return false;
@@ -230,12 +230,17 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   const int64_t crs = g.c * g.r * g.s, per_image = g.ho * g.wo;
   if (dx && g.n * per_image > 0 && g.k > 0 && crs > 0 && dx_as_convolution(g, dy, w, dx))
     dx = nullptr;  // done; the loop below computes dW only
+  if (dw && choose_algorithm(g) == ConvAlgorithm::rows) {
+    conv2d_weight_grad_rows(g, dy, x, dw);
+    dw = nullptr;  // done
+  }
   if (db) bias_add_backward(dy, db, g.n, g.k, per_image);
   if (dw) std::fill(dw, dw + g.k * crs, T(0));
   if (g.n * per_image == 0 || g.k == 0 || crs == 0) {
     if (dx) std::fill(dx, dx + g.n * g.c * g.h * g.w, T(0));
     return;
   }
+  if (!dx && !dw) return;
   const int64_t step = block_cols(g, sizeof(T));
   const Padded p = padded_plane(g);
   // One dW partial per thread, summed in thread order at the end.
@@ -274,11 +279,14 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
 }
 
 // Measured on the course layers (benchmarks/bench_conv2d.py): Winograd wins on 3x3 stride-1
-// layers with enough channels for its 16 GEMMs; the direct kernel wins up to 128 output
-// channels (2.1x on LeNet's 6 -> 16, 1.3x on the 7x7/2 stem, even at 128); with 256 channels
-// im2col's long GEMM rows reuse the input better (1.2x).
+// layers with enough channels for its 16 GEMMs (1.4-1.7x over direct); with at most 16 output
+// channels and stride 1, vectors across positions beat vectors across channels (3x on LeNet's
+// 1 -> 6, 1.2x on 6 -> 16, 3x on its dx); the direct kernel wins up to 128 output channels
+// (1.3x on the 7x7/2 stem, even at 128); with 256 channels im2col's long GEMM rows reuse the
+// input better (1.2x).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g) {
   if (winograd_applies(g) && g.c >= 16 && g.k >= 16) return ConvAlgorithm::winograd;
+  if (g.sh == 1 && g.sw == 1 && g.k <= 16) return ConvAlgorithm::rows;
   return g.k <= 128 ? ConvAlgorithm::direct : ConvAlgorithm::im2col;
 }
 
@@ -293,6 +301,10 @@ void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T
       conv2d_forward_winograd(g, x, w, b, y);
       break;
     case ConvAlgorithm::direct: conv2d_forward_direct(g, x, w, b, y); break;
+    case ConvAlgorithm::rows:
+      if (g.sh != 1 || g.sw != 1) throw std::invalid_argument("rows needs stride 1");
+      conv2d_forward_rows(g, x, w, b, y);
+      break;
     default: conv2d_forward(g, x, w, b, y); break;
   }
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "metalnet/conv2d.h"
+#include "metalnet/gemm.h"
 #include "metalnet/gemm_config.h"
 #include "metalnet/gemm_microkernel.h"
 #include "metalnet/parallel.h"
@@ -107,6 +108,99 @@ METALNET_DIRECT_VARIANT(avx2, METALNET_TARGET_AVX2)
 METALNET_DIRECT_VARIANT(generic, )
 #undef METALNET_DIRECT_VARIANT
 
+// ---------------------------------------------------------------- few output channels, stride 1
+// With 6 or 16 output channels (LeNet), vectors across channels are mostly empty. With stride 1
+// a vector across output positions is instead one unaligned load: computed on the "wide grid"
+// (every column of the padded row, p = oh * wp + ow, the columns ow >= Wo discarded), the
+// input under tap (c, r, s) of positions p .. p+L-1 is xp[c, p + r*dh*wp + s*dw ...], contiguous.
+// A tile is KB channels x NVP position vectors; each tap loads NVP input vectors and broadcasts
+// KB weights.
+struct RowsArgs {
+  int64_t taps, wp, plane, wide;  // C*R*S; padded row length; plane size; Ho * wp
+  const int64_t* tap_offset;      // offset of tap (c, r, s) in the padded image
+};
+
+template <class T, int L, int KB, int NVP>
+METALNET_INLINE void rows_tile(const RowsArgs& a, const T* image, const T* wk, int64_t p0, T* tile) {
+  using V = typename SimdVec<T, L>::type;
+  V acc[KB][NVP];
+#pragma GCC unroll 8
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 8
+    for (int v = 0; v < NVP; ++v) acc[k][v] = V{};
+  const T* origin = image + p0;
+  for (int64_t t = 0; t < a.taps; ++t) {
+    const T* src = origin + a.tap_offset[t];
+    V xv[NVP];
+#pragma GCC unroll 8
+    for (int v = 0; v < NVP; ++v) xv[v] = load_vec<V>(src + v * L);
+    const T* wt = wk + t * KB;
+#pragma GCC unroll 8
+    for (int k = 0; k < KB; ++k) {
+      const V wv = V{} + wt[k];
+#pragma GCC unroll 8
+      for (int v = 0; v < NVP; ++v) acc[k][v] += xv[v] * wv;
+    }
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 8
+    for (int v = 0; v < NVP; ++v) store_vec(tile + k * NVP * L + v * L, acc[k][v]);
+}
+
+// Wide-grid positions [p0, p0 + NVP*L) of image n, every channel block: computed into a tile,
+// then the valid columns copied to y (+ bias).
+template <class T, int L, int KB, int NVP>
+METALNET_INLINE void rows_chunk(const ConvGeometry& g, const RowsArgs& a, const T* xp,
+                                const T* wk, const T* bias, T* y, int64_t n, int64_t p0) {
+  constexpr int64_t P = NVP * L;
+  alignas(64) T tile[KB * P];
+  const T* image = xp + n * g.c * a.plane;
+  const int64_t end = std::min(a.wide, p0 + P);
+  for (int64_t k0 = 0; k0 < g.k; k0 += KB) {
+    rows_tile<T, L, KB, NVP>(a, image, wk + k0 * a.taps, p0, tile);
+    const int channels = int(std::min<int64_t>(KB, g.k - k0));
+    for (int k = 0; k < channels; ++k) {
+      T* plane = y + (n * g.k + k0 + k) * g.ho * g.wo;
+      const T* row = tile + k * P;
+      const T add = bias ? bias[k0 + k] : T(0);
+      for (int64_t p = p0; p < end;) {  // one run per output row
+        const int64_t oh = p / a.wp, ow = p % a.wp, run = std::min(end - p, a.wp - ow);
+        for (int64_t i = 0; i < std::min(run, g.wo - ow); ++i)
+          plane[oh * g.wo + ow + i] = row[p - p0 + i] + add;
+        p += run;
+      }
+    }
+  }
+}
+
+#define METALNET_ROWS_VARIANT(ISA, TARGET, KB_SMALL, NVP_SMALL, KB_BIG, NVP_BIG)              \
+  template <class T>                                                                         \
+  TARGET void rows_range_##ISA(const ConvGeometry& g, const RowsArgs& a, const T* xp,        \
+                               const T* wk, const T* bias, T* y, int64_t chunks, int64_t i0, \
+                               int64_t i1) {                                                 \
+    constexpr int L = GemmConfig<Isa::ISA, T>::lanes;                                        \
+    for (int64_t i = i0; i < i1; ++i) {                                                      \
+      const int64_t n = i / chunks, p0 = (i % chunks) * rows_chunk_positions(Isa::ISA, g.k, L); \
+      if (g.k <= KB_SMALL)                                                                   \
+        rows_chunk<T, L, KB_SMALL, NVP_SMALL>(g, a, xp, wk, bias, y, n, p0);                 \
+      else                                                                                   \
+        rows_chunk<T, L, KB_BIG, NVP_BIG>(g, a, xp, wk, bias, y, n, p0);                     \
+    }                                                                                        \
+  }
+
+// Tile shapes: 6 channels x 4 vectors or 8 x 3 (24 accumulators) on AVX-512; 4 x 3 elsewhere.
+constexpr int64_t rows_block(Isa isa, int64_t k) {
+  return isa == Isa::avx512 ? (k <= 6 ? 6 : 8) : 4;
+}
+constexpr int64_t rows_chunk_positions(Isa isa, int64_t k, int64_t lanes) {
+  return (isa == Isa::avx512 ? (k <= 6 ? 4 : 3) : 3) * lanes;
+}
+METALNET_ROWS_VARIANT(avx512, METALNET_TARGET_AVX512, 6, 4, 8, 3)
+METALNET_ROWS_VARIANT(avx2, METALNET_TARGET_AVX2, 4, 3, 4, 3)
+METALNET_ROWS_VARIANT(generic, , 4, 3, 4, 3)
+#undef METALNET_ROWS_VARIANT
+
 int64_t lanes_for(size_t elem) {
   switch (active_isa()) {
     case Isa::avx512: return 64 / int64_t(elem);
@@ -155,9 +249,99 @@ void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const 
   }, 1);
 }
 
+template <class T>
+void conv2d_forward_rows(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  if (g.n * g.ho * g.wo == 0 || g.k == 0) return;
+  const Isa isa = active_isa();
+  const int64_t crs = g.c * g.r * g.s, lanes = lanes_for(sizeof(T));
+  const int64_t kb = rows_block(isa, g.k), chunk = rows_chunk_positions(isa, g.k, lanes);
+  const int64_t kpad = (g.k + kb - 1) / kb * kb;
+  // Weights as (channel block, tap, KB), zero past K: one broadcast per tap and channel.
+  std::vector<T> wk(size_t(kpad) * std::max<int64_t>(crs, 1), T(0));
+  for (int64_t k = 0; k < g.k; ++k)
+    for (int64_t t = 0; t < crs; ++t) wk[(k / kb * crs + t) * kb + k % kb] = w[k * crs + t];
+  const int64_t hp = std::max(g.h + g.pt, g.ho + (g.r - 1) * g.dh);
+  const int64_t wp = std::max(g.w + g.pl, g.wo + (g.s - 1) * g.dw);
+  // The last chunk of the last image reads up to a chunk past the wide grid: zero slack.
+  const int64_t plane = hp * wp, slack = chunk + wp;
+  std::vector<T> xp(size_t(g.n * g.c * plane + slack), T(0));
+  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl)
+      for (int64_t hh = 0; hh < g.h; ++hh)
+        std::memcpy(xp.data() + (pl * hp + hh + g.pt) * wp + g.pl, x + (pl * g.h + hh) * g.w,
+                    sizeof(T) * g.w);
+  }, 1);
+  std::vector<int64_t> taps(size_t(std::max<int64_t>(crs, 1)));
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t r = 0; r < g.r; ++r)
+      for (int64_t s = 0; s < g.s; ++s)
+        taps[(c * g.r + r) * g.s + s] = c * plane + r * g.dh * wp + s * g.dw;
+  const RowsArgs args{crs, wp, plane, g.ho * wp, taps.data()};
+  const int64_t chunks = (args.wide + chunk - 1) / chunk;
+  parallel_for(g.n * chunks, 1, [&](int64_t i0, int64_t i1) {
+    METALNET_DISPATCH_ISA(rows_range, g, args, xp.data(), wk.data(), b, y, chunks, i0, i1);
+  }, 1);
+}
+
+// dW for the layers the rows kernel serves: on the wide grid, dW[k, tap] is a dot product of
+// dy[k] (zero in the discarded columns) with the padded input shifted by the tap's offset. A
+// group of images is laid out channel-major (each image one padded plane), so every dot
+// product runs over the whole group: no unrolled matrix.
+template <class T>
+void conv2d_weight_grad_rows(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
+  const int64_t crs = g.c * g.r * g.s, hw = g.ho * g.wo;
+  std::fill(dw, dw + g.k * crs, T(0));
+  if (g.n * hw == 0 || g.k == 0 || crs == 0) return;
+  const int64_t hp = std::max(g.h + g.pt, g.ho + (g.r - 1) * g.dh);
+  const int64_t wp = std::max(g.w + g.pl, g.wo + (g.s - 1) * g.dw);
+  const int64_t plane = hp * wp;
+  const int64_t group = std::max<int64_t>(1, (int64_t(256) << 10) / (sizeof(T) * plane * (g.c + g.k)));
+  const int64_t groups = (g.n + group - 1) / group;
+  const int threads = std::max(1, num_threads());
+  std::vector<T> partial(size_t(threads) * g.k * crs, T(0));
+  parallel_for(groups, 1, [&](int64_t q0, int64_t q1) {
+    const int t = thread_index();
+    const int64_t span = group * plane, slack = plane;
+    std::vector<T> xp(size_t(g.c * span + slack)), dyw(size_t(g.k * span));
+    std::vector<const T*> arows(static_cast<size_t>(g.k)), brows(static_cast<size_t>(crs));
+    std::vector<T> sums(size_t(g.k * crs));
+    T* acc = partial.data() + size_t(t) * g.k * crs;
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t n0 = q * group, nl = std::min(group, g.n - n0);
+      std::fill(xp.begin(), xp.end(), T(0));
+      std::fill(dyw.begin(), dyw.end(), T(0));
+      for (int64_t i = 0; i < nl; ++i) {
+        for (int64_t c = 0; c < g.c; ++c)
+          for (int64_t hh = 0; hh < g.h; ++hh)
+            std::memcpy(xp.data() + c * span + i * plane + (hh + g.pt) * wp + g.pl,
+                        x + (((n0 + i) * g.c + c) * g.h + hh) * g.w, sizeof(T) * g.w);
+        for (int64_t k = 0; k < g.k; ++k)
+          for (int64_t oh = 0; oh < g.ho; ++oh)
+            std::memcpy(dyw.data() + k * span + i * plane + oh * wp,
+                        dy + (((n0 + i) * g.k + k) * g.ho + oh) * g.wo, sizeof(T) * g.wo);
+      }
+      for (int64_t k = 0; k < g.k; ++k) arows[k] = dyw.data() + k * span;
+      for (int64_t c = 0; c < g.c; ++c)
+        for (int64_t r = 0; r < g.r; ++r)
+          for (int64_t s = 0; s < g.s; ++s)
+            brows[(c * g.r + r) * g.s + s] = xp.data() + c * span + r * g.dh * wp + s * g.dw;
+      dot_rows<T>(nl * plane, arows.data(), g.k, brows.data(), crs, sums.data());
+      for (int64_t i = 0; i < g.k * crs; ++i) acc[i] += sums[i];
+    }
+  }, 1);
+  for (int t = 0; t < threads; ++t)  // in thread order: the same sum for the same thread count
+    for (int64_t i = 0; i < g.k * crs; ++i) dw[i] += partial[size_t(t) * g.k * crs + i];
+}
+
 template void conv2d_forward_direct<float>(const ConvGeometry&, const float*, const float*,
                                            const float*, float*);
 template void conv2d_forward_direct<double>(const ConvGeometry&, const double*, const double*,
                                             const double*, double*);
+template void conv2d_weight_grad_rows<float>(const ConvGeometry&, const float*, const float*, float*);
+template void conv2d_weight_grad_rows<double>(const ConvGeometry&, const double*, const double*, double*);
+template void conv2d_forward_rows<float>(const ConvGeometry&, const float*, const float*,
+                                         const float*, float*);
+template void conv2d_forward_rows<double>(const ConvGeometry&, const double*, const double*,
+                                          const double*, double*);
 
 }  // namespace metalnet

@@ -335,6 +335,21 @@ GemmTile gemm_tile() {
 }
 
 template <class T>
+void dot_rows(int64_t k, const T* const* a, int64_t ma, const T* const* b, int64_t nb, T* sums) {
+  for (int64_t i0 = 0; i0 < ma; i0 += kDotRows)
+    for (int64_t j0 = 0; j0 < nb; j0 += kDotCols) {
+      const T* arows[kDotRows];
+      const T* brows[kDotCols];
+      for (int i = 0; i < kDotRows; ++i) arows[i] = a[std::min(i0 + i, ma - 1)];
+      for (int j = 0; j < kDotCols; ++j) brows[j] = b[std::min(j0 + j, nb - 1)];
+      T block[kDotRows * kDotCols];
+      METALNET_DISPATCH_ISA(dot_block, k, arows, brows, block);
+      for (int i = 0; i < kDotRows && i0 + i < ma; ++i)
+        for (int j = 0; j < kDotCols && j0 + j < nb; ++j) sums[(i0 + i) * nb + j0 + j] = block[i * kDotCols + j];
+    }
+}
+
+template <class T>
 void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
@@ -398,6 +413,8 @@ METALNET_INSTANTIATE(gemm, double)
 METALNET_INSTANTIATE(gemm_serial, float)
 METALNET_INSTANTIATE(gemm_serial, double)
 #undef METALNET_INSTANTIATE
+template void dot_rows<float>(int64_t, const float* const*, int64_t, const float* const*, int64_t, float*);
+template void dot_rows<double>(int64_t, const double* const*, int64_t, const double* const*, int64_t, double*);
 template GemmTile gemm_tile<float>();
 template GemmTile gemm_tile<double>();
 template void gemm_panels<float>(int64_t, int64_t, int64_t, const float*, const float*, float*, int64_t);

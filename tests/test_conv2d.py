@@ -22,6 +22,7 @@ SHAPES = [  # x shape, w shape, geometry
     ((1, 3, 6, 5), (2, 3, 8, 7), dict(padding=1)),                          # kernel = padded input
     ((2, 20, 11, 9), (18, 20, 3, 3), dict(padding=1)),                      # Winograd fwd and dx
     ((1, 17, 8, 7), (16, 17, 3, 3), dict(padding=(2, 0, 1, 2))),           # Winograd, asymmetric
+    ((2, 3, 12, 11), (5, 3, 3, 3), dict(padding=(1, 2, 0, 3), dilation=2)),  # rows kernel, dilated
 ]
 
 
@@ -76,10 +77,17 @@ def _forward_with(algorithm, x, w, b, geo):
     return y
 
 
-@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
-@pytest.mark.parametrize("xs, ws, geo", SHAPES + [((2, 3, 9, 30), (40, 3, 3, 3), dict(padding=1))])
-def test_both_forward_algorithms(xs, ws, geo, algorithm, isa, rng):
-    """ops picks one algorithm per layer; each must be right on every shape and ISA."""
+def _stride_one(geo):
+    return geo.get("stride", 1) in (1, (1, 1))
+
+
+@pytest.mark.parametrize("algorithm, xs, ws, geo", [
+    (algorithm, *case)
+    for case in SHAPES + [((2, 3, 9, 30), (40, 3, 3, 3), dict(padding=1))]
+    for algorithm in ("im2col", "direct", "rows") if algorithm != "rows" or _stride_one(case[2])])
+def test_every_forward_algorithm(xs, ws, geo, algorithm, isa, rng):
+    """ops picks one algorithm per layer; each must be right on every shape it accepts, every ISA
+    (the rows kernel takes stride 1 only; Winograd has its own tests below)."""
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
@@ -119,6 +127,13 @@ def test_winograd_forward(dtype, threads, isa, rng, seed):
                          what=f"winograd[{isa}, {threads} threads] {xs} {ws} {geo}")
     finally:
         metalnet.set_num_threads(before)
+
+
+def test_rows_refuses_strides(rng):
+    x = rng.standard_normal((1, 2, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="'rows' needs stride 1"):
+        _forward_with("rows", x, w, None, dict(stride=(1, 2)))
 
 
 @pytest.mark.parametrize("geo", [dict(stride=2), dict(dilation=2), dict()])

@@ -21,6 +21,13 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 // The same by direct convolution (cpp/conv2d_direct.cpp): no unrolled matrix.
 template <class T>
 void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// The same by direct convolution vectorised across output positions (stride 1 only): for layers
+// with few output channels (cpp/conv2d_direct.cpp).
+template <class T>
+void conv2d_forward_rows(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// dW alone for the layers conv2d_forward_rows serves (stride 1), without an unrolled matrix.
+template <class T>
+void conv2d_weight_grad_rows(const ConvGeometry& g, const T* dy, const T* x, T* dw);
 // The same by Winograd F(2x2, 3x3) (cpp/conv2d_winograd.cpp), for winograd_applies() layers.
 template <class T>
 void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
@@ -28,7 +35,7 @@ bool winograd_applies(const ConvGeometry& g);
 
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
-enum class ConvAlgorithm { automatic, im2col, direct, winograd };
+enum class ConvAlgorithm { automatic, im2col, direct, rows, winograd };
 ConvAlgorithm choose_algorithm(const ConvGeometry& g);
 template <class T>
 void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* x, const T* w,

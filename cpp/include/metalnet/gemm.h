@@ -46,6 +46,11 @@ GemmTile gemm_tile();
 template <class T>
 void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int64_t ldc);
 
+// sums[i * nb + j] = a[i] . b[j], each a dot product of k elements, on the calling thread: C =
+// A @ B^T for rows given by pointers (which may overlap, e.g. shifted views of one image).
+template <class T>
+void dot_rows(int64_t k, const T* const* a, int64_t ma, const T* const* b, int64_t nb, T* sums);
+
 // The same on the calling thread only: for callers that already run one task per thread.
 template <class T>
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
