@@ -107,34 +107,44 @@ METALNET_INLINE void gemm_blocked(const View<T>& a, const View<T>& b, int64_t m,
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min<int64_t>(MC, m - ic);
         pack_a<MR>(a.block(ic, pc), mc, kc, apack);
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-          const int64_t rows = std::min<int64_t>(MR, mc - ir);
+        auto tile = [&](int64_t ir, int64_t jr) METALNET_INLINE_LAMBDA {
+          const int64_t rows = std::min<int64_t>(MR, mc - ir), cols = std::min<int64_t>(NR, nc - jr);
           const T* ap = apack + ir * kc;
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int64_t cols = std::min<int64_t>(NR, nc - jr);
-            const T* bp = pre ? pre + (jc + jr) * k + pc * NR : bpack + jr * kc;
-            T* cp = c + (ic + ir) * ldc + jc + jr;
-            if (rows == MR && cols == NR) {
-              microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, cp, ldc, alpha, add);
-            } else {  // edge tile: compute the full tile aside, copy the valid part
-              microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, edge, NR, alpha, false);
-              for (int64_t r = 0; r < rows; ++r)
-                for (int64_t q = 0; q < cols; ++q)
-                  cp[r * ldc + q] = add ? cp[r * ldc + q] + edge[r * NR + q] : edge[r * NR + q];
-            }
+          const T* bp = pre ? pre + (jc + jr) * k + pc * NR : bpack + jr * kc;
+          T* cp = c + (ic + ir) * ldc + jc + jr;
+          if (rows == MR && cols == NR) {
+            microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, cp, ldc, alpha, add);
+          } else {  // edge tile: compute the full tile aside, copy the valid part
+            microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, edge, NR, alpha, false);
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t q = 0; q < cols; ++q)
+                cp[r * ldc + q] = add ? cp[r * ldc + q] + edge[r * NR + q] : edge[r * NR + q];
           }
+        };
+        if (pre) {
+          // A prepacked B spans all of N, far beyond L2: keep each B panel in L1 while every A
+          // panel (one small MC x KC block, in L2) passes it, so B is read once per block.
+          for (int64_t jr = 0; jr < nc; jr += NR)
+            for (int64_t ir = 0; ir < mc; ir += MR) tile(ir, jr);
+        } else {
+          // B block packed here to fit L2: keep each A panel in L1 while B streams past.
+          for (int64_t ir = 0; ir < mc; ir += MR)
+            for (int64_t jr = 0; jr < nc; jr += NR) tile(ir, jr);
         }
       }
     }
   }
 }
 
-#define METALNET_GEMM_VARIANT(ISA, TARGET)                                                  \
-  template <class T>                                                                        \
-  TARGET void gemm_##ISA(const View<T>& a, const View<T>& b, int64_t m, int64_t n,          \
-                         int64_t k, T alpha, T* c, int64_t ldc, bool accumulate,            \
-                         const T* pre) {                                                    \
-    gemm_blocked<GemmConfig<Isa::ISA, T>>(a, b, m, n, k, alpha, c, ldc, accumulate, pre);   \
+#define METALNET_GEMM_VARIANT(ISA, TARGET)                                                    \
+  template <class T>                                                                          \
+  TARGET void gemm_##ISA(const View<T>& a, const View<T>& b, int64_t m, int64_t n,            \
+                         int64_t k, T alpha, T* c, int64_t ldc, bool accumulate,              \
+                         const T* pre, bool wide) {                                           \
+    if (wide)                                                                                 \
+      gemm_blocked<GemmConfigWide<Isa::ISA, T>>(a, b, m, n, k, alpha, c, ldc, accumulate, pre); \
+    else                                                                                      \
+      gemm_blocked<GemmConfig<Isa::ISA, T>>(a, b, m, n, k, alpha, c, ldc, accumulate, pre);   \
   }
 METALNET_GEMM_VARIANT(avx512, METALNET_TARGET_AVX512)
 METALNET_GEMM_VARIANT(avx2, METALNET_TARGET_AVX2)
@@ -219,22 +229,41 @@ void gemm_small_output(int max_threads, int64_t m, int64_t n, int64_t k, T alpha
   }, 1, threads);
 }
 
-template <class T>
-int64_t tile_rows() {
+template <class T, template <Isa, class> class Cfg>
+int64_t tile_rows_of() {
   switch (active_isa()) {
-    case Isa::avx512: return GemmConfig<Isa::avx512, T>::MR;
-    case Isa::avx2: return GemmConfig<Isa::avx2, T>::MR;
-    default: return GemmConfig<Isa::generic, T>::MR;
+    case Isa::avx512: return Cfg<Isa::avx512, T>::MR;
+    case Isa::avx2: return Cfg<Isa::avx2, T>::MR;
+    default: return Cfg<Isa::generic, T>::MR;
+  }
+}
+
+template <class T, template <Isa, class> class Cfg>
+int64_t tile_cols_of() {
+  switch (active_isa()) {
+    case Isa::avx512: return Cfg<Isa::avx512, T>::NV * Cfg<Isa::avx512, T>::lanes;
+    case Isa::avx2: return Cfg<Isa::avx2, T>::NV * Cfg<Isa::avx2, T>::lanes;
+    default: return Cfg<Isa::generic, T>::NV * Cfg<Isa::generic, T>::lanes;
   }
 }
 
 template <class T>
-int64_t tile_cols() {
-  switch (active_isa()) {
-    case Isa::avx512: return GemmConfig<Isa::avx512, T>::NV * GemmConfig<Isa::avx512, T>::lanes;
-    case Isa::avx2: return GemmConfig<Isa::avx2, T>::NV * GemmConfig<Isa::avx2, T>::lanes;
-    default: return GemmConfig<Isa::generic, T>::NV * GemmConfig<Isa::generic, T>::lanes;
-  }
+int64_t tile_rows(bool wide = false) {
+  return wide ? tile_rows_of<T, GemmConfigWide>() : tile_rows_of<T, GemmConfig>();
+}
+template <class T>
+int64_t tile_cols(bool wide = false) {
+  return wide ? tile_cols_of<T, GemmConfigWide>() : tile_cols_of<T, GemmConfig>();
+}
+
+// Whether the wide tile computes clearly less padding for an M x N product.
+template <class T>
+bool prefer_wide(int64_t m, int64_t n) {
+  auto padded = [&](bool wide) {
+    const int64_t mr = tile_rows<T>(wide), nr = tile_cols<T>(wide);
+    return double((m + mr - 1) / mr * mr) * double((n + nr - 1) / nr * nr);
+  };
+  return padded(true) * 1.03 < padded(false);
 }
 
 // C = beta * C before accumulating (beta == 0 never reads C, so NaN there is harmless).
@@ -249,7 +278,7 @@ void scale_c(int64_t m, int64_t n, T beta, T* c, int64_t ldc) {
 template <class T>
 void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                   T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
-                  int64_t ldc, const T* pre = nullptr) {
+                  int64_t ldc, const T* pre = nullptr, int pre_nr = 0) {
   if (m == 0 || n == 0) return;
   if (!pre && k > 0 && small_output(trans_a, trans_b, m, n, k)) {
     gemm_small_output(std::min(max_threads, num_threads()), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -269,7 +298,9 @@ void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_
   const double flops = double(m) * double(n) * double(k);
   const int threads = flops < kGemmParallelFlops ? 1 : std::min(max_threads, num_threads());
   const bool by_rows = m >= n && !pre;  // a prepacked B is split by whole panels
-  const int64_t extent = by_rows ? m : n, unit = by_rows ? tile_rows<T>() : tile_cols<T>();
+  // A prepacked B fixes the tile; otherwise the one that pads M and N least.
+  const bool wide = pre ? pre_nr != tile_cols<T>(false) : prefer_wide<T>(m, n);
+  const int64_t extent = by_rows ? m : n, unit = by_rows ? tile_rows<T>(wide) : tile_cols<T>(wide);
   const int64_t units = (extent + unit - 1) / unit;
   parallel_for(units, 1, [&](int64_t lo, int64_t hi) {
     const int64_t begin = lo * unit, end = std::min(extent, hi * unit);
@@ -279,9 +310,9 @@ void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_
     const int64_t mp = by_rows ? end - begin : m, np = by_rows ? n : end - begin;
     const T* pre_part = pre ? pre + begin * k : nullptr;  // begin is a whole number of panels
     switch (active_isa()) {
-      case Isa::avx512: gemm_avx512(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part); break;
-      case Isa::avx2: gemm_avx2(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part); break;
-      default: gemm_generic(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part); break;
+      case Isa::avx512: gemm_avx512(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part, wide); break;
+      case Isa::avx2: gemm_avx2(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part, wide); break;
+      default: gemm_generic(a_part, b_part, mp, np, k, alpha, c_part, ldc, accumulate, pre_part, wide); break;
     }
   }, /*align=*/1, threads);
 }
@@ -366,10 +397,10 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 }
 
 template <class T>
-PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb) {
+PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb, int64_t m_hint) {
   PackedB<T> out;
   out.isa = static_cast<int>(active_isa());
-  out.nr = static_cast<int>(tile_cols<T>());
+  out.nr = static_cast<int>(tile_cols<T>(m_hint > 0 && prefer_wide<T>(m_hint, n)));
   out.k = k;
   out.n = n;
   const int64_t panels = (n + out.nr - 1) / out.nr;
@@ -381,9 +412,13 @@ PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t l
     const int64_t j0 = p0 * out.nr, j1 = std::min(n, p1 * out.nr);
     T* dst = out.data.data() + j0 * k;
     switch (out.nr) {
+      case 48: pack_b<48>(bv.block(0, j0), k, j1 - j0, dst); break;
       case 32: pack_b<32>(bv.block(0, j0), k, j1 - j0, dst); break;
+      case 24: pack_b<24>(bv.block(0, j0), k, j1 - j0, dst); break;
       case 16: pack_b<16>(bv.block(0, j0), k, j1 - j0, dst); break;
+      case 12: pack_b<12>(bv.block(0, j0), k, j1 - j0, dst); break;
       case 8: pack_b<8>(bv.block(0, j0), k, j1 - j0, dst); break;
+      case 6: pack_b<6>(bv.block(0, j0), k, j1 - j0, dst); break;
       default: pack_b<4>(bv.block(0, j0), k, j1 - j0, dst); break;
     }
   }, 1);
@@ -396,7 +431,7 @@ void gemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T
   if (b.isa != static_cast<int>(active_isa()) || b.k != k || b.n != n)
     throw std::logic_error("gemm_packed: B was packed for another ISA or shape");
   gemm_threads(num_threads(), trans_a, false, m, n, k, alpha, a, lda, b.data.data(), n, beta, c,
-               ldc, b.data.data());
+               ldc, b.data.data(), b.nr);
 }
 
 template <class T>
@@ -419,8 +454,8 @@ template GemmTile gemm_tile<float>();
 template GemmTile gemm_tile<double>();
 template void gemm_panels<float>(int64_t, int64_t, int64_t, const float*, const float*, float*, int64_t);
 template void gemm_panels<double>(int64_t, int64_t, int64_t, const double*, const double*, double*, int64_t);
-template PackedB<float> gemm_pack_b<float>(bool, int64_t, int64_t, const float*, int64_t);
-template PackedB<double> gemm_pack_b<double>(bool, int64_t, int64_t, const double*, int64_t);
+template PackedB<float> gemm_pack_b<float>(bool, int64_t, int64_t, const float*, int64_t, int64_t);
+template PackedB<double> gemm_pack_b<double>(bool, int64_t, int64_t, const double*, int64_t, int64_t);
 template void gemm_packed<float>(bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                                  const PackedB<float>&, float, float*, int64_t);
 template void gemm_packed<double>(bool, int64_t, int64_t, int64_t, double, const double*, int64_t,

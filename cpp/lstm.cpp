@@ -86,7 +86,7 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   // All steps' input projections at once: gates[t] = x[t] @ w_ih^T.
   gemm<T>(false, true, s.t * s.n, G, s.i, T(1), x, s.i, w_ih, s.i, T(0), gates, G);
   // w_hh^T is packed once and reused by every step's recurrent product.
-  const PackedB<T> w_hh_t = gemm_pack_b<T>(true, s.h, G, w_hh, s.h);
+  const PackedB<T> w_hh_t = gemm_pack_b<T>(true, s.h, G, w_hh, s.h, s.n);
   for (int64_t t = 0; t < s.t; ++t) {
     const T* h_prev = t ? hs + (t - 1) * step : h0;
     const T* c_prev = t ? cs + (t - 1) * step : c0;
@@ -105,7 +105,7 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
   std::vector<T> da(size_t(s.t) * s.n * G), dh(step), dc(step), dc_next(step);
   if (dh_last) std::copy(dh_last, dh_last + step, dh.begin()); else std::fill(dh.begin(), dh.end(), T(0));
   const T* dc_in = dc_last;  // null means zero
-  const PackedB<T> w_hh_packed = gemm_pack_b<T>(false, G, s.h, w_hh, s.h);  // reused every step
+  const PackedB<T> w_hh_packed = gemm_pack_b<T>(false, G, s.h, w_hh, s.h, s.n);  // every step
   for (int64_t t = s.t - 1; t >= 0; --t) {
     if (dhs)
       for (int64_t j = 0; j < step; ++j) dh[j] += dhs[t * step + j];

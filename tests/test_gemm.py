@@ -14,11 +14,12 @@ from conftest import assert_close
 
 cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
 
-# Sizes around the register tiles (4, 6, 12 rows; 8..32 columns) and the cache blocks
+# Sizes around the register tiles (4, 6, 12 rows or 2, 4, 8 for the wide tile; 8..48 columns) and the cache blocks
 # (KC = 256, MC = 240, NC = 256/512): one less, equal, one more, primes.
 SHAPES = [(1, 1, 1), (0, 5, 3), (5, 0, 3), (4, 6, 0), (1, 97, 1), (13, 1, 31), (12, 32, 256),
           (13, 33, 257), (11, 31, 255), (241, 17, 7), (24, 513, 19), (5, 7, 600), (97, 263, 129),
-          (6, 25, 3001), (17, 29, 600)]  # small C, long k: the dot-product path (when NT)
+          (6, 25, 3001), (17, 29, 600),  # small C, long k: the dot-product path (when NT)
+          (64, 200, 70), (8, 48, 9), (16, 95, 300)]  # M a multiple of 8 or 4: the wide tile
 
 
 

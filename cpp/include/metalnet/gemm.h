@@ -18,6 +18,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 
 // op(B) (K x N) packed once into the microkernel's panels, for a B that many GEMMs share (an
 // LSTM's recurrent weights, used at every step). Valid for the ISA active when packed.
+// m_hint, the M of the products to come (0: unknown), picks the register tile that fits it.
 template <class T>
 struct PackedB {
   std::vector<T> data;
@@ -25,7 +26,8 @@ struct PackedB {
   int64_t k = 0, n = 0;
 };
 template <class T>
-PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb);
+PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb,
+                       int64_t m_hint = 0);
 // C = alpha * op(A) @ B + beta * C with B from gemm_pack_b (same k, n).
 template <class T>
 void gemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,

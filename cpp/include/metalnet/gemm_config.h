@@ -37,6 +37,16 @@ template <> struct GemmConfig<Isa::generic, double> {
   static constexpr int lanes = 2, MR = 4, NV = 2, KC = 256, NC = 256, MC = 240;
 };
 
+// The wide tile: two thirds of the rows, three vectors of columns, the same accumulator count.
+// It wastes less where M sits just above a multiple of 8 (or 4) but not of 12 (or 6): a batch
+// of 64 rows fills 8 tiles of 8 exactly, where 6 tiles of 12 compute 72 (gemm.cpp chooses).
+template <Isa I, class T> struct GemmConfigWide {
+  using Base = GemmConfig<I, T>;
+  static constexpr int lanes = Base::lanes, MR = Base::MR * 2 / 3, NV = 3;
+  static constexpr int KC = Base::KC, MC = Base::MC;
+  static constexpr int NC = Base::NC / (NV * lanes) * (NV * lanes);  // whole panels
+};
+
 // Problems below this many multiply-adds run on one thread.
 constexpr double kGemmParallelFlops = 100.0 * 100.0 * 100.0;
 
