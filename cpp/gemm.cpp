@@ -7,6 +7,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "metalnet/dispatch.h"
 #include "metalnet/gemm_config.h"
 #include "metalnet/gemm_microkernel.h"
 #include "metalnet/parallel.h"
@@ -98,16 +99,21 @@ METALNET_INLINE void gemm_blocked(const View<T>& a, const View<T>& b, int64_t m,
   T* bpack = pre ? nullptr : scratch<T>(1, size_t(KC) * ((NC + NR - 1) / NR * NR));
   alignas(64) T edge[MR * NR];
 
-  for (int64_t jc = 0; jc < n; jc += NC) {
-    const int64_t nc = std::min<int64_t>(NC, n - jc);
-    for (int64_t pc = 0; pc < k; pc += KC) {
-      const int64_t kc = std::min<int64_t>(KC, k - pc);
+  // A prepacked B needs no column blocks: its panels stream past an A block that stays in L2,
+  // and A is packed once per depth slice instead of once per block.
+  const int64_t block_n = pre ? std::max<int64_t>(n, 1) : NC;
+  // There each B micro-panel is reused from L1 by every A panel: half of L1 at most.
+  const int64_t depth = pre ? std::min<int64_t>(KC, kL1Bytes / 2 / (NR * sizeof(T)) / 8 * 8) : KC;
+  for (int64_t jc = 0; jc < n; jc += block_n) {
+    const int64_t nc = std::min<int64_t>(block_n, n - jc);
+    for (int64_t pc = 0; pc < k; pc += depth) {
+      const int64_t kc = std::min<int64_t>(depth, k - pc);
       const bool add = accumulate || pc > 0;
       if (!pre) pack_b<NR>(b.block(pc, jc), kc, nc, bpack);
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min<int64_t>(MC, m - ic);
         pack_a<MR>(a.block(ic, pc), mc, kc, apack);
-        auto tile = [&](int64_t ir, int64_t jr) METALNET_INLINE_LAMBDA {
+        auto tile = [&](int64_t ir, int64_t jr) METALNET_SIMD_BODY {
           const int64_t rows = std::min<int64_t>(MR, mc - ir), cols = std::min<int64_t>(NR, nc - jr);
           const T* ap = apack + ir * kc;
           const T* bp = pre ? pre + (jc + jr) * k + pc * NR : bpack + jr * kc;

@@ -47,6 +47,10 @@ template <Isa I, class T> struct GemmConfigWide {
   static constexpr int NC = Base::NC / (NV * lanes) * (NV * lanes);  // whole panels
 };
 
+// L1 data cache per core (48 KiB on current AMD and Intel cores; 32 KiB on older ones, where
+// the blocks sized from it still fit L2 comfortably).
+constexpr int64_t kL1Bytes = 48 << 10;
+
 // Problems below this many multiply-adds run on one thread.
 constexpr double kGemmParallelFlops = 100.0 * 100.0 * 100.0;
 

@@ -32,8 +32,6 @@ const char* isa_name(Isa isa);
 #endif
 
 #define METALNET_INLINE inline __attribute__((always_inline))
-// For lambdas that must inline into an ISA-specific caller (placed after the parameter list).
-#define METALNET_INLINE_LAMBDA __attribute__((always_inline))
 
 // Calls FN<Isa>(args...) for the active ISA. FN must be a template with three instantiations,
 // each carrying its target attribute (see elementwise.h for the pattern).
