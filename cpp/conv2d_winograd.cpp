@@ -120,7 +120,7 @@ struct Segment {
 };
 
 // Where V[xi] (C x width, tile t of channel c) lives: the GEMM's B panels, NR tiles wide and
-// C deep, so the GEMMs read it without packing.
+// C deep, so the GEMMs read it without packing. With nr >= width it is a plain C x nr matrix.
 struct PanelLayout {
   int64_t c, nr, xi_stride;
   METALNET_INLINE int64_t at(int64_t channel, int64_t t) const {
@@ -294,6 +294,75 @@ struct BlockBody {
   }
 };
 
+// ------------------------------------------------------------------ weight gradient
+// By the transposition principle the same transforms give dW. For one row, F(2, 3) computes
+// y = A^T [(G g) . (B^T d)], so sum_j dy_j y_j = sum_i (A dy)_i (G g)_i (B^T d)_i, whose
+// gradient in g is G^T [(A dy) . (B^T d)]. In 2-D, summed over tiles:
+//     dW[k, c] = G^T ( sum_t (A dy_t A^T)[k] . (B^T x_t B)[c] ) G
+// so the 16 products become 16 GEMMs whose long dimension is the reduction over tiles:
+//     M[xi] (K x C) = D[xi] (K x tiles) @ V[xi]^T (tiles x C).
+
+// D[xi][k][first + q] = (A dy A^T)[xi] for the segment's tiles, A = [1 0; 1 1; 1 -1; 0 -1];
+// tiles in the column past the output (and rows past it) see zeros.
+template <class T>
+METALNET_INLINE void grad_transform(const ConvGeometry& g, const T* dy, const Segment& sg,
+                                    T* d, int64_t k_stride, int64_t first, T* phase) {
+  const int64_t w1 = sg.w1, tiles = sg.rows * w1, xi_stride = g.k * k_stride;
+  T* ph[2][2] = {{phase, phase + tiles}, {phase + 2 * tiles, phase + 3 * tiles}};
+  for (int64_t k = 0; k < g.k; ++k) {
+    const T* plane = dy + (sg.n * g.k + k) * g.ho * g.wo;
+    for (int64_t i = 0; i < sg.rows; ++i)
+      for (int a = 0; a < 2; ++a) {
+        const int64_t oh = 2 * (sg.ti0 + i) + a;
+        T* e = ph[a][0] + i * w1;
+        T* o = ph[a][1] + i * w1;
+        if (oh >= g.ho) {
+          std::fill(e, e + w1, T(0));
+          std::fill(o, o + w1, T(0));
+        } else {
+          split_row(plane + oh * g.wo, g.wo, 0, w1, e, o);
+        }
+      }
+    const T *e0 = ph[0][0], *o0 = ph[0][1], *e1 = ph[1][0], *o1 = ph[1][1];
+    T* out = d + k * k_stride + first;
+#pragma omp simd
+    for (int64_t q = 0; q < tiles; ++q) {
+      const T r0[4] = {e0[q], e0[q] + o0[q], e0[q] - o0[q], -o0[q]};  // dy row 0 times A^T
+      const T r1[4] = {e1[q], e1[q] + o1[q], e1[q] - o1[q], -o1[q]};
+      for (int b = 0; b < 4; ++b) {
+        out[(0 + b) * xi_stride + q] = r0[b];
+        out[(4 + b) * xi_stride + q] = r0[b] + r1[b];
+        out[(8 + b) * xi_stride + q] = r0[b] - r1[b];
+        out[(12 + b) * xi_stride + q] = -r1[b];
+      }
+    }
+  }
+}
+
+// dw[k, c] (3 x 3) = G^T M[k, c] G, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+template <class T>
+void weight_output_transform(const ConvGeometry& g, const T* m, T* dw) {
+  const int64_t kc = g.k * g.c;
+  parallel_for(kc, 256, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      T t[3][4];  // G^T M
+      for (int b = 0; b < 4; ++b) {
+        const T m0 = m[(0 + b) * kc + i], m1 = m[(4 + b) * kc + i];
+        const T m2 = m[(8 + b) * kc + i], m3 = m[(12 + b) * kc + i];
+        t[0][b] = m0 + T(0.5) * (m1 + m2);
+        t[1][b] = T(0.5) * (m1 - m2);
+        t[2][b] = T(0.5) * (m1 + m2) + m3;
+      }
+      T* out = dw + i * 9;
+      for (int r = 0; r < 3; ++r) {  // (G^T M) G
+        out[r * 3 + 0] = t[r][0] + T(0.5) * (t[r][1] + t[r][2]);
+        out[r * 3 + 1] = T(0.5) * (t[r][1] - t[r][2]);
+        out[r * 3 + 2] = T(0.5) * (t[r][1] + t[r][2]) + t[r][3];
+      }
+    }
+  }, 1);
+}
+
 }  // namespace
 
 bool winograd_applies(const ConvGeometry& g) {
@@ -314,9 +383,59 @@ void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, cons
   }, 1);
 }
 
+template <class T>
+void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
+  const int64_t kc = g.k * g.c;
+  std::fill(dw, dw + kc * 9, T(0));
+  if (g.n * g.ho * g.wo == 0 || kc == 0) return;
+  const int64_t th = (g.ho + 1) / 2, w1 = (g.wo + 1) / 2 + 1, rows = g.n * th;
+  // Tile rows per pass: D and V (16 x (K + C) x tiles) within about 32 MiB.
+  const int64_t per_tile = 16 * (g.k + g.c) * int64_t(sizeof(T));
+  const int64_t pass_rows = std::max<int64_t>(1, std::min(rows, (int64_t(32) << 20) / per_tile / w1));
+  const int64_t width = pass_rows * w1;  // row length of D[xi] and V[xi]
+  // D and V are tens of MiB: kept across calls (fresh pages cost more than the transforms).
+  // (Pointers, not the vectors, go into the parallel regions: a thread_local named inside a
+  // lambda is the running thread's own copy.)
+  static thread_local std::vector<T> d_buffer, v_buffer;
+  if (d_buffer.size() < size_t(16 * g.k * width)) d_buffer.resize(size_t(16 * g.k * width));
+  if (v_buffer.size() < size_t(16 * g.c * width)) v_buffer.resize(size_t(16 * g.c * width));
+  T* const d = d_buffer.data();
+  T* const v = v_buffer.data();
+  std::vector<T> m(size_t(16 * kc), T(0));
+  const PanelLayout plain{g.c, width, g.c * width};
+  for (int64_t r0 = 0; r0 < rows; r0 += pass_rows) {
+    const int64_t r1 = std::min(rows, r0 + pass_rows), tiles = (r1 - r0) * w1;
+    // Transforms, threads taking whole tile rows.
+    parallel_simd(r1 - r0, 1, [&, r0, r1](int64_t lo, int64_t hi) METALNET_SIMD_BODY {
+      Scratch<T>& s = scratch<T>();
+      const int64_t most = std::min(hi - lo, th);
+      if (s.in.size() < size_t(4 * ((most + 1) * w1 + 1))) s.in.resize(size_t(4 * ((most + 1) * w1 + 1)));
+      if (s.stage.size() < size_t(16 * most * w1)) s.stage.resize(size_t(16 * most * w1));
+      for (int64_t r = r0 + lo; r < r0 + hi;) {
+        const Segment sg = segment_at(r, r0 + hi, th, w1);
+        input_transform(g, x, sg, plain, (r - r0) * w1, v, s.in.data(), s.stage.data());
+        grad_transform(g, dy, sg, d, width, (r - r0) * w1, s.stage.data());
+        r += sg.rows;
+      }
+    }, 1);
+    // The 16 products, one thread each, summed over the passes.
+    const T beta = r0 == 0 ? T(0) : T(1);
+    parallel_for(16, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t xi = lo; xi < hi; ++xi)
+        gemm_serial<T>(false, true, g.k, g.c, tiles, T(1), d + xi * g.k * width, width,
+                       v + xi * g.c * width, width, beta, m.data() + xi * kc, g.c);
+    }, 1);
+  }
+  weight_output_transform(g, m.data(), dw);
+}
+
 template void conv2d_forward_winograd<float>(const ConvGeometry&, const float*, const float*,
                                              const float*, float*);
 template void conv2d_forward_winograd<double>(const ConvGeometry&, const double*, const double*,
                                               const double*, double*);
+template void conv2d_weight_grad_winograd<float>(const ConvGeometry&, const float*, const float*,
+                                                 float*);
+template void conv2d_weight_grad_winograd<double>(const ConvGeometry&, const double*,
+                                                  const double*, double*);
 
 }  // namespace metalnet

@@ -129,6 +129,50 @@ def test_winograd_forward(dtype, threads, isa, rng, seed):
         metalnet.set_num_threads(before)
 
 
+@pytest.mark.parametrize("threads", (1, 2))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+def test_winograd_backward(dtype, threads, isa, rng, seed):
+    """3x3 stride-1 layers with >= 16 channels each way: dx by the Winograd forward of dy; with
+    >= 128 channels each way also dW by the transposed Winograd transforms."""
+    r = np.random.default_rng(seed)
+    cases = [((1, 16, 3, 3), (16, 16, 3, 3), {}), ((2, 128, 9, 8), (128, 128, 3, 3), dict(padding=1)),
+             ((37, 17, 19, 6), (19, 17, 3, 3), dict(padding=(1, 2, 0, 1)))]
+    for _ in range(3):
+        n = int(r.choice([1, 2, 5]))
+        c, k = (int(v) for v in r.choice([16, 17, 23, 31, 37], 2))
+        h, w = (int(v) for v in r.integers(3, 24, 2))
+        cases.append(((n, c, h, w), (k, c, 3, 3), dict(padding=tuple(int(v) for v in r.integers(0, 3, 4)))))
+    before = metalnet.get_num_threads()
+    try:
+        metalnet.set_num_threads(threads)
+        for xs, ws, geo in cases:
+            x = rng.standard_normal(xs).astype(dtype)
+            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+            with metalnet.backend("cpu"):
+                dy = rng.standard_normal(ops.conv2d_forward(x, w, **geo).shape).astype(dtype)
+                grads = ops.conv2d_backward(dy, x, w, **geo)
+            refs = reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                             w.astype(np.float64), **geo)
+            for name, got, ref in zip(("dx", "dw", "db"), grads, refs):
+                assert_close(got, ref, dtype, "cpu", chain=5,
+                             what=f"winograd {name}[{isa}, {threads} threads] {xs} {ws} {geo}")
+    finally:
+        metalnet.set_num_threads(before)
+
+
+def test_winograd_weight_grad_in_passes(rng):
+    """A batch whose transformed tiles exceed one pass's budget (2,496 tiles of 16 KiB):
+    dW is summed over passes."""
+    x = rng.standard_normal((16, 128, 24, 24)).astype(np.float32)
+    w = (rng.standard_normal((128, 128, 3, 3)) / 34).astype(np.float32)
+    dy = rng.standard_normal((16, 128, 24, 24)).astype(np.float32)
+    with metalnet.backend("cpu"):
+        _, dw, _ = ops.conv2d_backward(dy, x, w, padding=1)
+    ref = reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                    w.astype(np.float64), padding=1)[1]
+    assert_close(dw, ref, np.float32, "cpu", chain=5, what="winograd dW over passes")
+
+
 def test_rows_refuses_strides(rng):
     x = rng.standard_normal((1, 2, 9, 9)).astype(np.float32)
     w = rng.standard_normal((2, 2, 3, 3)).astype(np.float32)

@@ -32,6 +32,9 @@ void conv2d_weight_grad_rows(const ConvGeometry& g, const T* dy, const T* x, T* 
 template <class T>
 void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
 bool winograd_applies(const ConvGeometry& g);
+// dW alone by Winograd (the transposed F(2x2, 3x3)), for winograd_applies() layers.
+template <class T>
+void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x, T* dw);
 
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
