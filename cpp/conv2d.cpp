@@ -248,7 +248,9 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   if (!dx && !dw) return;
   const int64_t step = block_cols(g, sizeof(T));
   const Padded p = padded_plane(g);
-  // One dW partial per thread, summed in thread order at the end.
+  // One dW^T partial (CRS x K) per thread, summed in thread order at the end. Transposed
+  // because the unrolled block is then GEMM's A, packed by reading a few of its rows at once;
+  // as B^T it would be scattered into panels one element at a time.
   const int threads = std::max(1, num_threads());
   std::vector<T> partial(dw ? size_t(threads) * g.k * crs : 0, T(0));
   over_units(g, step, [&](int64_t n0, int64_t n1, bool serial) {
@@ -266,8 +268,8 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
       gather_block(g, dy, n0 * per_image + J0, n0 * per_image + J1, grad);
       if (dw) {
         im2col_block(g, p, xp, J0, J1, col);
-        run_gemm<T>(serial, false, true, g.k, crs, cols, grad, cols, col, cols, T(1),
-                    partial.data() + size_t(t) * g.k * crs, crs);
+        run_gemm<T>(serial, false, true, crs, g.k, cols, col, cols, grad, cols, T(1),
+                    partial.data() + size_t(t) * g.k * crs, g.k);
       }
       if (dx) {
         run_gemm<T>(serial, true, false, crs, cols, g.k, w, crs, grad, cols, T(0), col, cols);
@@ -279,7 +281,8 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   if (dw)
     for (int t = 0; t < threads; ++t) {
       const T* q = partial.data() + size_t(t) * g.k * crs;
-      for (int64_t i = 0; i < g.k * crs; ++i) dw[i] += q[i];
+      for (int64_t k = 0; k < g.k; ++k)
+        for (int64_t j = 0; j < crs; ++j) dw[k * crs + j] += q[j * g.k + k];
     }
 }
 
