@@ -441,6 +441,16 @@ void gemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T
 }
 
 template <class T>
+void gemm_packed_columns(bool trans_a, int64_t m, int64_t n0, int64_t n1, int64_t k, T alpha,
+                         const T* a, int64_t lda, const PackedB<T>& b, T beta, T* c, int64_t ldc) {
+  if (b.isa != static_cast<int>(active_isa()) || b.k != k || n0 % b.nr != 0 || n1 > b.n || n0 > n1)
+    throw std::logic_error("gemm_packed_columns: B packed for another ISA or shape, or n0 not on a panel");
+  const T* pre = b.data.data() + n0 * k;
+  gemm_threads(1, trans_a, false, m, n1 - n0, k, alpha, a, lda, pre, n1 - n0, beta, c + n0, ldc,
+               pre, b.nr);
+}
+
+template <class T>
 void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   gemm_threads(1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -456,6 +466,12 @@ METALNET_INSTANTIATE(gemm_serial, double)
 #undef METALNET_INSTANTIATE
 template void dot_rows<float>(int64_t, const float* const*, int64_t, const float* const*, int64_t, float*);
 template void dot_rows<double>(int64_t, const double* const*, int64_t, const double* const*, int64_t, double*);
+template void gemm_packed_columns<float>(bool, int64_t, int64_t, int64_t, int64_t, float,
+                                         const float*, int64_t, const PackedB<float>&, float,
+                                         float*, int64_t);
+template void gemm_packed_columns<double>(bool, int64_t, int64_t, int64_t, int64_t, double,
+                                          const double*, int64_t, const PackedB<double>&, double,
+                                          double*, int64_t);
 template GemmTile gemm_tile<float>();
 template GemmTile gemm_tile<double>();
 template void gemm_panels<float>(int64_t, int64_t, int64_t, const float*, const float*, float*, int64_t);

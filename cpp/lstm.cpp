@@ -13,18 +13,41 @@
 #include "metalnet/bias.h"
 #include "metalnet/dispatch.h"
 #include "metalnet/gemm.h"
+#include "metalnet/gemm_config.h"
+#include "metalnet/parallel.h"
 #include "metalnet/vmath.h"
 
 namespace metalnet {
 namespace {
 
-// Rows per thread so that a thread gets >= 16K gate values.
-int64_t row_grain(int64_t hidden) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(4 * hidden, 1)); }
+// The recurrence runs on one team of threads for all steps (run_team): each step, the threads
+// split the product's columns (whole GEMM panels), meet at a barrier, split the rows of the gate
+// pass, and meet again -- two barriers a step instead of a fork and a join per product and pass.
 
-// a (N, 4H): pre-activations in, activated gates out; writes c_next, h_next.
+// Part `thread` of `threads` of [0, count), in whole units of `unit`.
+struct Range {
+  int64_t lo, hi;
+};
+Range share(int64_t count, int64_t unit, int thread, int threads) {
+  const int64_t units = (count + unit - 1) / unit;
+  return {std::min(count, units * thread / threads * unit),
+          std::min(count, units * (thread + 1) / threads * unit)};
+}
+
+// Threads for a recurrence of N x H states: one alone for small layers, where the barriers
+// would cost more than the work.
+int team_size(int64_t n, int64_t hidden) {
+  return double(n) * 4 * hidden * hidden < kGemmParallelFlops ? 1 : num_threads();
+}
+
+// a (N, 4H): pre-activations in, activated gates out, for units [u0, u1) of every row; writes
+// those units of c_next and h_next.
 template <class T>
-void gates_forward(int64_t n, int64_t hidden, const T* b, const T* c, T* a, T* c_next, T* h_next) {
-  parallel_simd(n, row_grain(hidden), [=](int64_t r0, int64_t r1) METALNET_SIMD_BODY {
+struct GatesForward {
+  int64_t hidden, u0, u1;
+  const T *b, *c;
+  T *a, *c_next, *h_next;
+  METALNET_SIMD_BODY void operator()(int64_t r0, int64_t r1) const {
     const int64_t H = hidden;
     for (int64_t r = r0; r < r1; ++r) {
       T* ar = a + r * 4 * H;
@@ -32,7 +55,7 @@ void gates_forward(int64_t n, int64_t hidden, const T* b, const T* c, T* a, T* c
       T* cn = c_next + r * H;
       T* hn = h_next + r * H;
 #pragma omp simd
-      for (int64_t j = 0; j < H; ++j) {
+      for (int64_t j = u0; j < u1; ++j) {
         const T zero = T(0);
         const T ii = vsigmoid(ar[j] + (b ? b[j] : zero));
         const T ff = vsigmoid(ar[H + j] + (b ? b[H + j] : zero));
@@ -47,22 +70,24 @@ void gates_forward(int64_t n, int64_t hidden, const T* b, const T* c, T* a, T* c
         hn[j] = oo * vtanh(cc);
       }
     }
-  });
-}
+  }
+};
 
-// From the step's activated gates, c_prev and c_next: da (N, 4H) and dc_prev (N, H).
-// dh, dc_next may be null (zero).
+// From the step's activated gates, c_prev and c_next: da (N, 4H) and dc_prev (N, H), for units
+// [u0, u1) of every row. dh, dc_next may be null (zero).
 template <class T>
-void gates_backward(int64_t n, int64_t hidden, const T* dh, const T* dc_next, const T* gates,
-                    const T* c_prev, const T* c_next, T* da, T* dc_prev) {
-  parallel_simd(n, row_grain(hidden), [=](int64_t r0, int64_t r1) METALNET_SIMD_BODY {
+struct GatesBackward {
+  int64_t hidden, u0, u1;
+  const T *dh, *dc_next, *gates, *c_prev, *c_next;
+  T *da, *dc_prev;
+  METALNET_SIMD_BODY void operator()(int64_t r0, int64_t r1) const {
     const int64_t H = hidden;
     for (int64_t r = r0; r < r1; ++r) {
       const T* gr = gates + r * 4 * H;
       T* dr = da + r * 4 * H;
       const int64_t o = r * H;
 #pragma omp simd
-      for (int64_t j = 0; j < H; ++j) {
+      for (int64_t j = u0; j < u1; ++j) {
         const T ii = gr[j], ff = gr[H + j], gg = gr[2 * H + j], oo = gr[3 * H + j];
         const T dhj = dh ? dh[o + j] : T(0), dcj = dc_next ? dc_next[o + j] : T(0);
         const T tc = vtanh(c_next[o + j]);
@@ -74,26 +99,34 @@ void gates_backward(int64_t n, int64_t hidden, const T* dh, const T* dc_next, co
         dc_prev[o + j] = dct * ff;
       }
     }
-  });
-}
+  }
+};
 
 }  // namespace
 
 template <class T>
 void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, const T* w_ih,
                   const T* w_hh, const T* b, T* hs, T* cs, T* gates) {
-  const int64_t G = 4 * s.h, step = s.n * s.h;
+  const int64_t H = s.h, G = 4 * H, step = s.n * H;
   // All steps' input projections at once: gates[t] = x[t] @ w_ih^T.
   gemm<T>(false, true, s.t * s.n, G, s.i, T(1), x, s.i, w_ih, s.i, T(0), gates, G);
-  // w_hh^T is packed once and reused by every step's recurrent product.
-  const PackedB<T> w_hh_t = gemm_pack_b<T>(true, s.h, G, w_hh, s.h, s.n);
-  for (int64_t t = 0; t < s.t; ++t) {
-    const T* h_prev = t ? hs + (t - 1) * step : h0;
-    const T* c_prev = t ? cs + (t - 1) * step : c0;
-    T* a = gates + t * s.n * G;
-    gemm_packed<T>(false, s.n, G, s.h, T(1), h_prev, s.h, w_hh_t, T(1), a, G);
-    gates_forward(s.n, s.h, b, c_prev, a, cs + t * step, hs + t * step);
-  }
+  if (s.t == 0 || s.n == 0 || H == 0) return;
+  // w_hh^T, packed once and reused by every step.
+  const PackedB<T> w_hh_t = gemm_pack_b<T>(true, H, G, w_hh, H, s.n);
+  run_team(team_size(s.n, H), [&](int thread, int threads) {
+    const Range cols = share(G, w_hh_t.nr, thread, threads), rows = share(s.n, 1, thread, threads);
+    for (int64_t t = 0; t < s.t; ++t) {
+      const T* h_prev = t ? hs + (t - 1) * step : h0;
+      const T* c_prev = t ? cs + (t - 1) * step : c0;
+      T* a = gates + t * s.n * G;
+      if (cols.lo < cols.hi)
+        gemm_packed_columns<T>(false, s.n, cols.lo, cols.hi, H, T(1), h_prev, H, w_hh_t, T(1), a, G);
+      team_barrier();  // every gate column of every row in place
+      const GatesForward<T> body{H, 0, H, b, c_prev, a, cs + t * step, hs + t * step};
+      if (rows.lo < rows.hi) METALNET_DISPATCH_ISA(run, body, rows.lo, rows.hi);
+      team_barrier();  // h_t complete before the next product reads it
+    }
+  });
 }
 
 template <class T>
@@ -101,32 +134,50 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
                    const T* x, const T* h0, const T* c0, const T* w_ih, const T* w_hh,
                    const T* hs, const T* cs, const T* gates, T* dx, T* dh0, T* dc0, T* dw_ih,
                    T* dw_hh, T* db) {
-  const int64_t G = 4 * s.h, step = s.n * s.h;
-  std::vector<T> da(size_t(s.t) * s.n * G), dh(step), dc(step), dc_next(step);
+  const int64_t H = s.h, G = 4 * H, step = s.n * H;
+  std::vector<T> da(size_t(s.t) * s.n * G), dh(step), dc(2 * size_t(step));
   if (dh_last) std::copy(dh_last, dh_last + step, dh.begin()); else std::fill(dh.begin(), dh.end(), T(0));
-  const T* dc_in = dc_last;  // null means zero
-  const PackedB<T> w_hh_packed = gemm_pack_b<T>(false, G, s.h, w_hh, s.h, s.n);  // every step
-  for (int64_t t = s.t - 1; t >= 0; --t) {
-    if (dhs)
-      for (int64_t j = 0; j < step; ++j) dh[j] += dhs[t * step + j];
-    const T* c_prev = t ? cs + (t - 1) * step : c0;
-    T* dat = da.data() + t * s.n * G;
-    gates_backward(s.n, s.h, dh.data(), dc_in, gates + t * s.n * G, c_prev, cs + t * step, dat,
-                   dc.data());
-    // dh for the step before: da_t @ w_hh (N, H).
-    gemm_packed<T>(false, s.n, s.h, G, T(1), dat, G, w_hh_packed, T(0), dh.data(), s.h);
-    std::swap(dc, dc_next);
-    dc_in = dc_next.data();
+  if (s.t == 0) {  // nothing recurs: the state gradients pass straight through
+    std::copy(dh.begin(), dh.end(), dh0);
+    if (dc_last) std::copy(dc_last, dc_last + step, dc0); else std::fill(dc0, dc0 + step, T(0));
+  } else if (s.n > 0 && H > 0) {
+    const PackedB<T> w_hh_packed = gemm_pack_b<T>(false, G, H, w_hh, H, s.n);  // every step
+    // Iteration k (step t = T-1-k) reads dc from dc[k-1 parity] and writes dc[k parity]; the
+    // gate pass splits rows, the product dh = da_t @ w_hh splits columns.
+    run_team(team_size(s.n, H), [&](int thread, int threads) {
+      const Range cols = share(H, w_hh_packed.nr, thread, threads), rows = share(s.n, 1, thread, threads);
+      for (int64_t k = 0; k < s.t; ++k) {
+        const int64_t t = s.t - 1 - k;
+        const T* dc_in = k ? dc.data() + ((k - 1) % 2) * step : dc_last;
+        T* dc_out = dc.data() + (k % 2) * step;
+        T* dat = da.data() + t * s.n * G;
+        if (dhs)
+          for (int64_t j = rows.lo * H; j < rows.hi * H; ++j) dh[j] += dhs[t * step + j];
+        const T* c_prev = t ? cs + (t - 1) * step : c0;
+        const GatesBackward<T> body{H, 0, H, dh.data(), dc_in, gates + t * s.n * G,
+                                    c_prev, cs + t * step, dat, dc_out};
+        if (rows.lo < rows.hi) METALNET_DISPATCH_ISA(run, body, rows.lo, rows.hi);
+        team_barrier();  // da_t complete
+        if (cols.lo < cols.hi)
+          gemm_packed_columns<T>(false, s.n, cols.lo, cols.hi, G, T(1), dat, G, w_hh_packed,
+                                 T(0), dh.data(), H);
+        team_barrier();  // dh complete before the next gate pass reads its rows
+      }
+    });
+    std::copy(dh.begin(), dh.end(), dh0);
+    const T* dc_first = dc.data() + ((s.t - 1) % 2) * step;
+    std::copy(dc_first, dc_first + step, dc0);
+  } else {
+    std::fill(dh0, dh0 + step, T(0));
+    std::fill(dc0, dc0 + step, T(0));
   }
-  std::copy(dh.begin(), dh.end(), dh0);
-  std::copy(dc_next.begin(), dc_next.end(), dc0);
   // Everything that does not recur, over all T*N rows at once.
   gemm<T>(false, false, s.t * s.n, s.i, G, T(1), da.data(), G, w_ih, s.i, T(0), dx, s.i);
   gemm<T>(true, false, G, s.i, s.t * s.n, T(1), da.data(), G, x, s.i, T(0), dw_ih, s.i);
   std::vector<T> h_prev(size_t(s.t) * step);  // [h0, h_1 .. h_{T-1}], the inputs of w_hh
-  std::copy(h0, h0 + step, h_prev.begin());
+  if (s.t > 0) std::copy(h0, h0 + step, h_prev.begin());
   if (s.t > 1) std::copy(hs, hs + (s.t - 1) * step, h_prev.begin() + step);
-  gemm<T>(true, false, G, s.h, s.t * s.n, T(1), da.data(), G, h_prev.data(), s.h, T(0), dw_hh, s.h);
+  gemm<T>(true, false, G, H, s.t * s.n, T(1), da.data(), G, h_prev.data(), H, T(0), dw_hh, H);
   bias_add_backward(da.data(), db, s.t * s.n, G, 1);
 }
 

@@ -33,6 +33,12 @@ template <class T>
 void gemm_packed(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                  const PackedB<T>& b, T beta, T* c, int64_t ldc);
 
+// Columns [n0, n1) of that product on the calling thread only (c still points at column 0;
+// n0 a multiple of b.nr): for callers that split the columns between threads themselves.
+template <class T>
+void gemm_packed_columns(bool trans_a, int64_t m, int64_t n0, int64_t n1, int64_t k, T alpha,
+                         const T* a, int64_t lda, const PackedB<T>& b, T beta, T* c, int64_t ldc);
+
 // For callers that pack operands themselves (Winograd writes its transformed input straight
 // into B panels). The register tile of the active ISA: A is packed in MR-high panels, B in
 // NR-wide ones, each over the full depth K.

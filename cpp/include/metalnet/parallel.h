@@ -53,4 +53,25 @@ void parallel_for(int64_t n, int64_t grain, F&& f, int64_t align = 16, int max_t
 #endif
 }
 
+// Runs f(thread, threads) once on each of `threads` threads (one OpenMP region), for loops whose
+// every iteration needs all threads and a barrier (an LSTM's steps): one region for the whole
+// loop instead of a fork and join per step. team_barrier() waits for the whole team.
+template <class F>
+void run_team(int threads, F&& f) {
+#ifdef METALNET_OPENMP
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    f(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  (void)threads;
+  f(0, 1);
+}
+inline void team_barrier() {
+#ifdef METALNET_OPENMP
+#pragma omp barrier
+#endif
+}
+
 }  // namespace metalnet
