@@ -35,9 +35,10 @@ def test_conv_matches_reference(xs, ws, geo, dtype, isa, rng):
     x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
     with metalnet.backend("cpu"):
         y = ops.conv2d_forward(x, w, b, **geo)
-        # chain 4: a float32 sum of up to C*R*S = 168 products, and a 1x1 output can cancel
+        # Weights scaled by 1/sqrt(C*R*S) give outputs of natural size ~1; a layer with two
+        # outputs can land near 0 by cancellation, so the error is measured against RMS >= 1.
         assert_close(y, reference.conv2d_forward(x64, w64, b64, **geo), dtype, "cpu", chain=4,
-                     what=f"conv forward[{isa}] {xs} {ws} {geo}")
+                     floor_rms=1.0, what=f"conv forward[{isa}] {xs} {ws} {geo}")
         dy = rng.standard_normal(y.shape).astype(dtype)
         grads = ops.conv2d_backward(dy, x, w, **geo)
     refs = reference.conv2d_backward(dy.astype(np.float64), x64, w64, **geo)
