@@ -124,7 +124,7 @@ def test_winograd_forward(dtype, threads, isa, rng, seed):
             b = rng.standard_normal(ws[0]).astype(dtype)
             y = _forward_with("winograd", x, w, b, geo)
             ref = reference.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), **geo)
-            assert_close(y, ref, dtype, "cpu", chain=4,
+            assert_close(y, ref, dtype, "cpu", chain=4, floor_rms=1.0,  # one output can cancel
                          what=f"winograd[{isa}, {threads} threads] {xs} {ws} {geo}")
     finally:
         metalnet.set_num_threads(before)
@@ -155,7 +155,7 @@ def test_winograd_backward(dtype, threads, isa, rng, seed):
             refs = reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                              w.astype(np.float64), **geo)
             for name, got, ref in zip(("dx", "dw", "db"), grads, refs):
-                assert_close(got, ref, dtype, "cpu", chain=5,
+                assert_close(got, ref, dtype, "cpu", chain=5, floor_rms=1.0,
                              what=f"winograd {name}[{isa}, {threads} threads] {xs} {ws} {geo}")
     finally:
         metalnet.set_num_threads(before)
