@@ -6,7 +6,9 @@
 //     col[(c, r, s), J] = x[n, c, ho*sh + r*dh - pt, wo*sw + s*dw - pl]   (0 in the padding)
 //     Y[K, block]       = W[K, CRS] @ col          -> scattered to y[n, :, ho, wo]
 // Backward, with dY[K, block] gathered from dy:
-//     dW += dY @ col^T          dcol = W^T @ dY          dx += col2im(dcol)
+//     dW^T += col @ dY^T        dcol = W^T @ dY          dx += col2im(dcol)
+// (conv2d_backward first hands dx and dW to the faster kernels where they apply: dx of a
+// stride-1 layer is a convolution of dy; dW by Winograd or by shifted dot products.)
 // Blocks are spread over threads when there are enough of them (serial GEMMs on per-thread
 // buffers); otherwise they run one after another with threaded GEMMs.
 #include "metalnet/conv2d.h"

@@ -205,6 +205,37 @@ METALNET_ROWS_VARIANT(avx2, METALNET_TARGET_AVX2, 4, 3, 4, 3)
 METALNET_ROWS_VARIANT(generic, , 4, 3, 4, 3)
 #undef METALNET_ROWS_VARIANT
 
+// The whole input padded once so every tap of every window is in range: plane (n, c) is hp x wp
+// with x at (pt, pl) and zeros around, followed by slack_rows rows and slack more zeros for tiles
+// that read past the last plane; taps[(c, r, s)] is the tap's offset in a padded image.
+template <class T>
+struct PaddedInput {
+  int64_t hp, wp, plane;
+  std::vector<T> data;
+  std::vector<int64_t> taps;
+};
+
+template <class T>
+PaddedInput<T> pad_input(const ConvGeometry& g, const T* x, int64_t slack_rows, int64_t slack) {
+  PaddedInput<T> p;
+  p.hp = std::max(g.h + g.pt, (g.ho - 1) * g.sh + (g.r - 1) * g.dh + 1);
+  p.wp = std::max(g.w + g.pl, (g.wo - 1) * g.sw + (g.s - 1) * g.dw + 1);
+  p.plane = p.hp * p.wp;
+  p.data.assign(size_t(g.n * g.c * p.plane + slack_rows * p.wp + slack), T(0));
+  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl)
+      for (int64_t hh = 0; hh < g.h; ++hh)
+        std::memcpy(p.data.data() + (pl * p.hp + hh + g.pt) * p.wp + g.pl,
+                    x + (pl * g.h + hh) * g.w, sizeof(T) * g.w);
+  }, 1);
+  p.taps.resize(size_t(std::max<int64_t>(g.c * g.r * g.s, 1)));
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t r = 0; r < g.r; ++r)
+      for (int64_t s = 0; s < g.s; ++s)
+        p.taps[(c * g.r + r) * g.s + s] = c * p.plane + r * g.dh * p.wp + s * g.dw;
+  return p;
+}
+
 int64_t lanes_for(size_t elem) {
   switch (active_isa()) {
     case Isa::avx512: return 64 / int64_t(elem);
@@ -225,29 +256,16 @@ void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const 
   std::vector<T> wt(size_t(std::max<int64_t>(crs, 1)) * kpad, T(0));
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t t = 0; t < crs; ++t) wt[t * kpad + k] = w[k * crs + t];
-  // Padded input: every tap of every window in range (tiles past the last position repeat it,
-  // so they read nothing further).
-  const int64_t hp = std::max(g.h + g.pt, (g.ho - 1) * g.sh + (g.r - 1) * g.dh + 1);
-  const int64_t wp = std::max(g.w + g.pl, (g.wo - 1) * g.sw + (g.s - 1) * g.dw + 1);
-  std::vector<T> xp(size_t(g.n) * g.c * hp * wp, T(0));
-  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
-    for (int64_t plane = p0; plane < p1; ++plane)
-      for (int64_t hh = 0; hh < g.h; ++hh)
-        std::memcpy(xp.data() + (plane * hp + hh + g.pt) * wp + g.pl, x + (plane * g.h + hh) * g.w,
-                    sizeof(T) * g.w);
-  }, 1);
-  std::vector<int64_t> taps(size_t(std::max<int64_t>(crs, 1)));
-  for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t r = 0; r < g.r; ++r)
-      for (int64_t s = 0; s < g.s; ++s) taps[(c * g.r + r) * g.s + s] = (c * hp + r * g.dh) * wp + s * g.dw;
-  const DirectArgs args{crs, kpad, wp, hp * wp, taps.data()};
+  // Tiles past the last position repeat it, so they read nothing past the padded input.
+  const PaddedInput<T> xp = pad_input(g, x, 0, 0);
+  const DirectArgs args{crs, kpad, xp.wp, xp.plane, xp.taps.data()};
   // Work items: chunks of 96 positions of one image (a multiple of every tile height).
   constexpr int64_t chunk = 96;
   const int64_t hw = g.ho * g.wo, per_image = (hw + chunk - 1) / chunk;
   parallel_for(g.n * per_image, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / per_image, q0 = (i % per_image) * chunk;
-      METALNET_DISPATCH_ISA(direct_chunk, g, args, xp.data(), wt.data(), b, y, n, q0,
+      METALNET_DISPATCH_ISA(direct_chunk, g, args, xp.data.data(), wt.data(), b, y, n, q0,
                             std::min(hw, q0 + chunk));
     }
   }, 1);
@@ -264,26 +282,12 @@ void conv2d_forward_rows(const ConvGeometry& g, const T* x, const T* w, const T*
   std::vector<T> wk(size_t(kpad) * std::max<int64_t>(crs, 1), T(0));
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t t = 0; t < crs; ++t) wk[(k / kb * crs + t) * kb + k % kb] = w[k * crs + t];
-  const int64_t hp = std::max(g.h + g.pt, g.ho + (g.r - 1) * g.dh);
-  const int64_t wp = std::max(g.w + g.pl, g.wo + (g.s - 1) * g.dw);
-  // The last chunk of the last image reads up to a chunk past the wide grid: zero slack.
-  const int64_t plane = hp * wp, slack = chunk + wp;
-  std::vector<T> xp(size_t(g.n * g.c * plane + slack), T(0));
-  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
-    for (int64_t pl = p0; pl < p1; ++pl)
-      for (int64_t hh = 0; hh < g.h; ++hh)
-        std::memcpy(xp.data() + (pl * hp + hh + g.pt) * wp + g.pl, x + (pl * g.h + hh) * g.w,
-                    sizeof(T) * g.w);
-  }, 1);
-  std::vector<int64_t> taps(size_t(std::max<int64_t>(crs, 1)));
-  for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t r = 0; r < g.r; ++r)
-      for (int64_t s = 0; s < g.s; ++s)
-        taps[(c * g.r + r) * g.s + s] = c * plane + r * g.dh * wp + s * g.dw;
-  const RowsArgs args{crs, wp, plane, g.ho * wp, taps.data()};
+  // The last chunk of the last image reads up to a chunk (and a row) past the wide grid.
+  const PaddedInput<T> xp = pad_input(g, x, 1, chunk);
+  const RowsArgs args{crs, xp.wp, xp.plane, g.ho * xp.wp, xp.taps.data()};
   const int64_t chunks = (args.wide + chunk - 1) / chunk;
   parallel_for(g.n * chunks, 1, [&](int64_t i0, int64_t i1) {
-    METALNET_DISPATCH_ISA(rows_range, g, args, xp.data(), wk.data(), b, y, chunks, i0, i1);
+    METALNET_DISPATCH_ISA(rows_range, g, args, xp.data.data(), wk.data(), b, y, chunks, i0, i1);
   }, 1);
 }
 

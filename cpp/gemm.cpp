@@ -209,8 +209,23 @@ bool small_output(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k) {
   return !trans_a && trans_b && m * n <= 512 && k >= 8 * std::max(m, n) && k >= 256;
 }
 
-// Blocks of 4 x 6 outputs are spread over threads; rows/cols past the edge repeat the last
-// valid one (real memory) and their sums are dropped.
+// The 4 x 6 block of dot products at rows i0.., columns j0..: arow(i) and brow(j) give the rows;
+// rows/cols past the edge repeat the last valid one (real memory) and their sums are dropped;
+// store(i, j, sum) receives the others.
+template <class T, class ARow, class BRow, class Store>
+void dot_tile(int64_t k, int64_t m, int64_t n, int64_t i0, int64_t j0, const ARow& arow,
+              const BRow& brow, const Store& store) {
+  const T* arows[kDotRows];
+  const T* brows[kDotCols];
+  for (int i = 0; i < kDotRows; ++i) arows[i] = arow(std::min(i0 + i, m - 1));
+  for (int j = 0; j < kDotCols; ++j) brows[j] = brow(std::min(j0 + j, n - 1));
+  T sums[kDotRows * kDotCols];
+  METALNET_DISPATCH_ISA(dot_block, k, arows, brows, sums);
+  for (int i = 0; i < kDotRows && i0 + i < m; ++i)
+    for (int j = 0; j < kDotCols && j0 + j < n; ++j) store(i0 + i, j0 + j, sums[i * kDotCols + j]);
+}
+
+// Blocks of 4 x 6 outputs are spread over threads.
 template <class T>
 void gemm_small_output(int max_threads, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                        int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
@@ -218,20 +233,13 @@ void gemm_small_output(int max_threads, int64_t m, int64_t n, int64_t k, T alpha
   const int64_t blocks = row_blocks * col_blocks;
   const int threads = double(m) * n * k < kGemmParallelFlops ? 1 : max_threads;
   parallel_for(blocks, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t blk = lo; blk < hi; ++blk) {
-      const int64_t i0 = (blk / col_blocks) * kDotRows, j0 = (blk % col_blocks) * kDotCols;
-      const T* arows[kDotRows];
-      const T* brows[kDotCols];
-      for (int i = 0; i < kDotRows; ++i) arows[i] = a + std::min(i0 + i, m - 1) * lda;
-      for (int j = 0; j < kDotCols; ++j) brows[j] = b + std::min(j0 + j, n - 1) * ldb;
-      T sums[kDotRows * kDotCols];
-      METALNET_DISPATCH_ISA(dot_block, k, arows, brows, sums);
-      for (int i = 0; i < kDotRows && i0 + i < m; ++i)
-        for (int j = 0; j < kDotCols && j0 + j < n; ++j) {
-          T& out = c[(i0 + i) * ldc + j0 + j];
-          out = alpha * sums[i * kDotCols + j] + (beta == T(0) ? T(0) : beta * out);
-        }
-    }
+    for (int64_t blk = lo; blk < hi; ++blk)
+      dot_tile<T>(k, m, n, (blk / col_blocks) * kDotRows, (blk % col_blocks) * kDotCols,
+                  [&](int64_t i) { return a + i * lda; }, [&](int64_t j) { return b + j * ldb; },
+                  [&](int64_t i, int64_t j, T sum) {
+                    T& out = c[i * ldc + j];
+                    out = alpha * sum + (beta == T(0) ? T(0) : beta * out);
+                  });
   }, 1, threads);
 }
 
@@ -374,16 +382,10 @@ GemmTile gemm_tile() {
 template <class T>
 void dot_rows(int64_t k, const T* const* a, int64_t ma, const T* const* b, int64_t nb, T* sums) {
   for (int64_t i0 = 0; i0 < ma; i0 += kDotRows)
-    for (int64_t j0 = 0; j0 < nb; j0 += kDotCols) {
-      const T* arows[kDotRows];
-      const T* brows[kDotCols];
-      for (int i = 0; i < kDotRows; ++i) arows[i] = a[std::min(i0 + i, ma - 1)];
-      for (int j = 0; j < kDotCols; ++j) brows[j] = b[std::min(j0 + j, nb - 1)];
-      T block[kDotRows * kDotCols];
-      METALNET_DISPATCH_ISA(dot_block, k, arows, brows, block);
-      for (int i = 0; i < kDotRows && i0 + i < ma; ++i)
-        for (int j = 0; j < kDotCols && j0 + j < nb; ++j) sums[(i0 + i) * nb + j0 + j] = block[i * kDotCols + j];
-    }
+    for (int64_t j0 = 0; j0 < nb; j0 += kDotCols)
+      dot_tile<T>(k, ma, nb, i0, j0, [&](int64_t i) { return a[i]; },
+                  [&](int64_t j) { return b[j]; },
+                  [&](int64_t i, int64_t j, T sum) { sums[i * nb + j] = sum; });
 }
 
 template <class T>

@@ -40,11 +40,11 @@ int team_size(int64_t n, int64_t hidden) {
   return double(n) * 4 * hidden * hidden < kGemmParallelFlops ? 1 : num_threads();
 }
 
-// a (N, 4H): pre-activations in, activated gates out, for units [u0, u1) of every row; writes
-// those units of c_next and h_next.
+// Rows [r0, r1) of a (N, 4H): pre-activations in, activated gates out; writes those rows of
+// c_next and h_next.
 template <class T>
 struct GatesForward {
-  int64_t hidden, u0, u1;
+  int64_t hidden;
   const T *b, *c;
   T *a, *c_next, *h_next;
   METALNET_SIMD_BODY void operator()(int64_t r0, int64_t r1) const {
@@ -55,7 +55,7 @@ struct GatesForward {
       T* cn = c_next + r * H;
       T* hn = h_next + r * H;
 #pragma omp simd
-      for (int64_t j = u0; j < u1; ++j) {
+      for (int64_t j = 0; j < H; ++j) {
         const T zero = T(0);
         const T ii = vsigmoid(ar[j] + (b ? b[j] : zero));
         const T ff = vsigmoid(ar[H + j] + (b ? b[H + j] : zero));
@@ -73,11 +73,11 @@ struct GatesForward {
   }
 };
 
-// From the step's activated gates, c_prev and c_next: da (N, 4H) and dc_prev (N, H), for units
-// [u0, u1) of every row. dh, dc_next may be null (zero).
+// Rows [r0, r1) of da (N, 4H) and dc_prev (N, H), from the step's activated gates, c_prev and
+// c_next. dh, dc_next may be null (zero).
 template <class T>
 struct GatesBackward {
-  int64_t hidden, u0, u1;
+  int64_t hidden;
   const T *dh, *dc_next, *gates, *c_prev, *c_next;
   T *da, *dc_prev;
   METALNET_SIMD_BODY void operator()(int64_t r0, int64_t r1) const {
@@ -87,7 +87,7 @@ struct GatesBackward {
       T* dr = da + r * 4 * H;
       const int64_t o = r * H;
 #pragma omp simd
-      for (int64_t j = u0; j < u1; ++j) {
+      for (int64_t j = 0; j < H; ++j) {
         const T ii = gr[j], ff = gr[H + j], gg = gr[2 * H + j], oo = gr[3 * H + j];
         const T dhj = dh ? dh[o + j] : T(0), dcj = dc_next ? dc_next[o + j] : T(0);
         const T tc = vtanh(c_next[o + j]);
@@ -122,7 +122,7 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
       if (cols.lo < cols.hi)
         gemm_packed_columns<T>(false, s.n, cols.lo, cols.hi, H, T(1), h_prev, H, w_hh_t, T(1), a, G);
       team_barrier();  // every gate column of every row in place
-      const GatesForward<T> body{H, 0, H, b, c_prev, a, cs + t * step, hs + t * step};
+      const GatesForward<T> body{H, b, c_prev, a, cs + t * step, hs + t * step};
       if (rows.lo < rows.hi) METALNET_DISPATCH_ISA(run, body, rows.lo, rows.hi);
       team_barrier();  // h_t complete before the next product reads it
     }
@@ -154,7 +154,7 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
         if (dhs)
           for (int64_t j = rows.lo * H; j < rows.hi * H; ++j) dh[j] += dhs[t * step + j];
         const T* c_prev = t ? cs + (t - 1) * step : c0;
-        const GatesBackward<T> body{H, 0, H, dh.data(), dc_in, gates + t * s.n * G,
+        const GatesBackward<T> body{H, dh.data(), dc_in, gates + t * s.n * G,
                                     c_prev, cs + t * step, dat, dc_out};
         if (rows.lo < rows.hi) METALNET_DISPATCH_ISA(run, body, rows.lo, rows.hi);
         team_barrier();  // da_t complete
