@@ -153,7 +153,9 @@ METALNET_INLINE void rows_tile(const RowsArgs& a, const T* image, const T* wk, i
 }
 
 // Wide-grid positions [p0, p0 + NVP*L) of image n, every channel block: computed into a tile,
-// then the valid columns copied to y (+ bias).
+// then the valid columns copied to y (+ bias). The copy's runs (one per output row touched)
+// are found once per chunk: with a single input channel the epilogue costs as much as the
+// taps, and a division per run and channel dominated it.
 template <class T, int L, int KB, int NVP>
 METALNET_INLINE void rows_chunk(const ConvGeometry& g, const RowsArgs& a, const T* xp,
                                 const T* wk, const T* bias, T* y, int64_t n, int64_t p0) {
@@ -161,6 +163,15 @@ METALNET_INLINE void rows_chunk(const ConvGeometry& g, const RowsArgs& a, const 
   alignas(64) T tile[KB * P];
   const T* image = xp + n * g.c * a.plane;
   const int64_t end = std::min(a.wide, p0 + P);
+  struct Run {
+    int64_t from, to, len;  // tile offset, offset in the output plane, valid length
+  } runs[P + 1];
+  int count = 0;
+  for (int64_t p = p0, oh = p0 / a.wp, ow = p0 % a.wp; p < end; ++oh, ow = 0) {
+    const int64_t run = std::min(end - p, a.wp - ow);
+    if (ow < g.wo) runs[count++] = {p - p0, oh * g.wo + ow, std::min(run, g.wo - ow)};
+    p += run;
+  }
   for (int64_t k0 = 0; k0 < g.k; k0 += KB) {
     rows_tile<T, L, KB, NVP>(a, image, wk + k0 * a.taps, p0, tile);
     const int channels = int(std::min<int64_t>(KB, g.k - k0));
@@ -168,11 +179,11 @@ METALNET_INLINE void rows_chunk(const ConvGeometry& g, const RowsArgs& a, const 
       T* plane = y + (n * g.k + k0 + k) * g.ho * g.wo;
       const T* row = tile + k * P;
       const T add = bias ? bias[k0 + k] : T(0);
-      for (int64_t p = p0; p < end;) {  // one run per output row
-        const int64_t oh = p / a.wp, ow = p % a.wp, run = std::min(end - p, a.wp - ow);
-        for (int64_t i = 0; i < std::min(run, g.wo - ow); ++i)
-          plane[oh * g.wo + ow + i] = row[p - p0 + i] + add;
-        p += run;
+      for (int r = 0; r < count; ++r) {
+        T* dst = plane + runs[r].to;
+        const T* src = row + runs[r].from;
+#pragma omp simd
+        for (int64_t i = 0; i < runs[r].len; ++i) dst[i] = src[i] + add;
       }
     }
   }
