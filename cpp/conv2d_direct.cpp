@@ -218,11 +218,13 @@ METALNET_ROWS_VARIANT(generic, , 4, 3, 4, 3)
 
 // The whole input padded once so every tap of every window is in range: plane (n, c) is hp x wp
 // with x at (pt, pl) and zeros around, followed by slack_rows rows and slack more zeros for tiles
-// that read past the last plane; taps[(c, r, s)] is the tap's offset in a padded image.
+// that read past the last plane; taps[(c, r, s)] is the tap's offset in a padded image. The
+// buffer is the calling thread's, kept across calls (megabytes of fresh pages cost more than
+// filling them): one PaddedInput at a time per thread.
 template <class T>
 struct PaddedInput {
   int64_t hp, wp, plane;
-  std::vector<T> data;
+  T* data;
   std::vector<int64_t> taps;
 };
 
@@ -232,11 +234,15 @@ PaddedInput<T> pad_input(const ConvGeometry& g, const T* x, int64_t slack_rows, 
   p.hp = std::max(g.h + g.pt, (g.ho - 1) * g.sh + (g.r - 1) * g.dh + 1);
   p.wp = std::max(g.w + g.pl, (g.wo - 1) * g.sw + (g.s - 1) * g.dw + 1);
   p.plane = p.hp * p.wp;
-  p.data.assign(size_t(g.n * g.c * p.plane + slack_rows * p.wp + slack), T(0));
+  static thread_local std::vector<T> buffer;
+  const size_t size = size_t(g.n * g.c * p.plane + slack_rows * p.wp + slack);
+  if (buffer.size() < size) buffer.resize(size);
+  p.data = buffer.data();
+  std::fill(p.data, p.data + size, T(0));
   parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl)
       for (int64_t hh = 0; hh < g.h; ++hh)
-        std::memcpy(p.data.data() + (pl * p.hp + hh + g.pt) * p.wp + g.pl,
+        std::memcpy(p.data + (pl * p.hp + hh + g.pt) * p.wp + g.pl,
                     x + (pl * g.h + hh) * g.w, sizeof(T) * g.w);
   }, 1);
   p.taps.resize(size_t(std::max<int64_t>(g.c * g.r * g.s, 1)));
@@ -276,7 +282,7 @@ void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const 
   parallel_for(g.n * per_image, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / per_image, q0 = (i % per_image) * chunk;
-      METALNET_DISPATCH_ISA(direct_chunk, g, args, xp.data.data(), wt.data(), b, y, n, q0,
+      METALNET_DISPATCH_ISA(direct_chunk, g, args, xp.data, wt.data(), b, y, n, q0,
                             std::min(hw, q0 + chunk));
     }
   }, 1);
@@ -298,7 +304,7 @@ void conv2d_forward_rows(const ConvGeometry& g, const T* x, const T* w, const T*
   const RowsArgs args{crs, xp.wp, xp.plane, g.ho * xp.wp, xp.taps.data()};
   const int64_t chunks = (args.wide + chunk - 1) / chunk;
   parallel_for(g.n * chunks, 1, [&](int64_t i0, int64_t i1) {
-    METALNET_DISPATCH_ISA(rows_range, g, args, xp.data.data(), wk.data(), b, y, chunks, i0, i1);
+    METALNET_DISPATCH_ISA(rows_range, g, args, xp.data, wk.data(), b, y, chunks, i0, i1);
   }, 1);
 }
 

@@ -59,9 +59,14 @@ Blocks make_blocks(const ConvGeometry& g, int64_t nr) {
 // U[xi] (K x C) = (G g G^T)[xi] for every filter g = w[k, c], G = [1 0 0; .5 .5 .5; .5 -.5 .5;
 // 0 0 1], written straight into the GEMM's A panels (MR rows of K; rows past K zero):
 // U[xi] starts at xi * stride, element (k, c) at (k / MR) * MR*C + c * MR + k % MR.
+// The panels live in the calling thread's buffer, kept across calls (megabytes at 256 channels:
+// fresh pages would cost more than the transform).
 template <class T>
-std::vector<T> transform_filters(const ConvGeometry& g, const T* w, int64_t mr, int64_t stride) {
-  std::vector<T> u(size_t(16 * stride), T(0));
+const T* transform_filters(const ConvGeometry& g, const T* w, int64_t mr, int64_t stride) {
+  static thread_local std::vector<T> buffer;
+  if (buffer.size() < size_t(16 * stride)) buffer.resize(size_t(16 * stride));
+  T* const u = buffer.data();
+  std::fill(u, u + 16 * stride, T(0));  // rows past K stay zero
   parallel_for(g.k * g.c, 64, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const int64_t k = i / g.c, c = i % g.c;
@@ -73,7 +78,7 @@ std::vector<T> transform_filters(const ConvGeometry& g, const T* w, int64_t mr, 
         gf[2][s] = T(0.5) * (f[s] - f[3 + s] + f[6 + s]);
         gf[3][s] = f[6 + s];
       }
-      T* dst = u.data() + (k / mr) * mr * g.c + c * mr + k % mr;
+      T* dst = u + (k / mr) * mr * g.c + c * mr + k % mr;
       for (int a = 0; a < 4; ++a) {  // (G g) G^T
         const T row[4] = {gf[a][0], T(0.5) * (gf[a][0] + gf[a][1] + gf[a][2]),
                           T(0.5) * (gf[a][0] - gf[a][1] + gf[a][2]), gf[a][2]};
@@ -377,8 +382,8 @@ void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, cons
   const GemmTile tile = gemm_tile<T>();
   const Blocks blocks = make_blocks(g, tile.nr);
   const int64_t u_stride = (g.k + tile.mr - 1) / tile.mr * tile.mr * std::max<int64_t>(g.c, 1);
-  const std::vector<T> u = transform_filters(g, w, tile.mr, u_stride);
-  const Job<T> job{g, blocks, x, u.data(), u_stride, b, y};
+  const T* const u = transform_filters(g, w, tile.mr, u_stride);
+  const Job<T> job{g, blocks, x, u, u_stride, b, y};
   const BlockBody<T> body{job};
   parallel_for(blocks.count, 1, [&](int64_t lo, int64_t hi) {
     METALNET_DISPATCH_ISA(run, body, lo, hi);

@@ -135,7 +135,12 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
                    const T* hs, const T* cs, const T* gates, T* dx, T* dh0, T* dc0, T* dw_ih,
                    T* dw_hh, T* db) {
   const int64_t H = s.h, G = 4 * H, step = s.n * H;
-  std::vector<T> da(size_t(s.t) * s.n * G), dh(step), dc(2 * size_t(step));
+  // da (T x N x 4H, tens of MiB) is the calling thread's buffer, kept across calls: fresh pages
+  // would cost more than the gate passes that fill it. Every element is written before use.
+  static thread_local std::vector<T> da_buffer;
+  if (da_buffer.size() < size_t(s.t) * s.n * G) da_buffer.resize(size_t(s.t) * s.n * G);
+  T* const da = da_buffer.data();
+  std::vector<T> dh(step), dc(2 * size_t(step));
   if (dh_last) std::copy(dh_last, dh_last + step, dh.begin()); else std::fill(dh.begin(), dh.end(), T(0));
   if (s.t == 0) {  // nothing recurs: the state gradients pass straight through
     std::copy(dh.begin(), dh.end(), dh0);
@@ -150,7 +155,7 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
         const int64_t t = s.t - 1 - k;
         const T* dc_in = k ? dc.data() + ((k - 1) % 2) * step : dc_last;
         T* dc_out = dc.data() + (k % 2) * step;
-        T* dat = da.data() + t * s.n * G;
+        T* dat = da + t * s.n * G;
         if (dhs)
           for (int64_t j = rows.lo * H; j < rows.hi * H; ++j) dh[j] += dhs[t * step + j];
         const T* c_prev = t ? cs + (t - 1) * step : c0;
@@ -172,13 +177,14 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
     std::fill(dc0, dc0 + step, T(0));
   }
   // Everything that does not recur, over all T*N rows at once.
-  gemm<T>(false, false, s.t * s.n, s.i, G, T(1), da.data(), G, w_ih, s.i, T(0), dx, s.i);
-  gemm<T>(true, false, G, s.i, s.t * s.n, T(1), da.data(), G, x, s.i, T(0), dw_ih, s.i);
-  std::vector<T> h_prev(size_t(s.t) * step);  // [h0, h_1 .. h_{T-1}], the inputs of w_hh
-  if (s.t > 0) std::copy(h0, h0 + step, h_prev.begin());
-  if (s.t > 1) std::copy(hs, hs + (s.t - 1) * step, h_prev.begin() + step);
-  gemm<T>(true, false, G, H, s.t * s.n, T(1), da.data(), G, h_prev.data(), H, T(0), dw_hh, H);
-  bias_add_backward(da.data(), db, s.t * s.n, G, 1);
+  gemm<T>(false, false, s.t * s.n, s.i, G, T(1), da, G, w_ih, s.i, T(0), dx, s.i);
+  gemm<T>(true, false, G, s.i, s.t * s.n, T(1), da, G, x, s.i, T(0), dw_ih, s.i);
+  // w_hh met h0 at step 0 and h_{t-1} = hs[t-1] after: two products, no gathered copy.
+  if (s.t == 0) std::fill(dw_hh, dw_hh + G * H, T(0));
+  else gemm<T>(true, false, G, H, s.n, T(1), da, G, h0, H, T(0), dw_hh, H);
+  if (s.t > 1)
+    gemm<T>(true, false, G, H, (s.t - 1) * s.n, T(1), da + s.n * G, G, hs, H, T(1), dw_hh, H);
+  bias_add_backward(da, db, s.t * s.n, G, 1);
 }
 
 #define METALNET_INSTANTIATE(T)                                                               \
