@@ -215,14 +215,14 @@ bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   const ConvAlgorithm algorithm = choose_algorithm(t);
   if (algorithm == ConvAlgorithm::im2col || (algorithm == ConvAlgorithm::direct && g.c < 16))
     return false;
-  std::vector<T> flipped(size_t(g.c) * g.k * g.r * g.s);
+  T* const flipped = scratch<T, 4>(size_t(g.c) * g.k * g.r * g.s);  // calling thread's
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t c = 0; c < g.c; ++c)
       for (int64_t r = 0; r < g.r; ++r)
         for (int64_t s = 0; s < g.s; ++s)
           flipped[((c * g.k + k) * g.r + (g.r - 1 - r)) * g.s + (g.s - 1 - s)] =
               w[((k * g.c + c) * g.r + r) * g.s + s];
-  conv2d_forward_with(algorithm, t, dy, flipped.data(), static_cast<const T*>(nullptr), dx);
+  conv2d_forward_with(algorithm, t, dy, static_cast<const T*>(flipped), static_cast<const T*>(nullptr), dx);
   return true;
 }
 
@@ -254,7 +254,8 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   // because the unrolled block is then GEMM's A, packed by reading a few of its rows at once;
   // as B^T it would be scattered into panels one element at a time.
   const int threads = std::max(1, num_threads());
-  std::vector<T> partial(dw ? size_t(threads) * g.k * crs : 0, T(0));
+  T* const partial = dw ? scratch<T, 5>(size_t(threads) * g.k * crs) : nullptr;  // calling thread's
+  if (dw) std::fill(partial, partial + size_t(threads) * g.k * crs, T(0));
   over_units(g, step, [&](int64_t n0, int64_t n1, bool serial) {
     const int t = serial ? thread_index() : 0;
     const size_t padded = size_t(n1 - n0) * g.c * p.hp * p.wp;
@@ -271,7 +272,7 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
       if (dw) {
         im2col_block(g, p, xp, J0, J1, col);
         run_gemm<T>(serial, false, true, crs, g.k, cols, col, cols, grad, cols, T(1),
-                    partial.data() + size_t(t) * g.k * crs, g.k);
+                    partial + size_t(t) * g.k * crs, g.k);
       }
       if (dx) {
         run_gemm<T>(serial, true, false, crs, cols, g.k, w, crs, grad, cols, T(0), col, cols);
@@ -282,7 +283,7 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   });
   if (dw)
     for (int t = 0; t < threads; ++t) {
-      const T* q = partial.data() + size_t(t) * g.k * crs;
+      const T* q = partial + size_t(t) * g.k * crs;
       for (int64_t k = 0; k < g.k; ++k)
         for (int64_t j = 0; j < crs; ++j) dw[k * crs + j] += q[j * g.k + k];
     }

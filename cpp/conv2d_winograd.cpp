@@ -408,7 +408,9 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
   if (v_buffer.size() < size_t(16 * g.c * width)) v_buffer.resize(size_t(16 * g.c * width));
   T* const d = d_buffer.data();
   T* const v = v_buffer.data();
-  std::vector<T> m(size_t(16 * kc), T(0));
+  static thread_local std::vector<T> m_buffer;  // written by the first pass (beta = 0)
+  if (m_buffer.size() < size_t(16 * kc)) m_buffer.resize(size_t(16 * kc));
+  T* const m = m_buffer.data();
   const PanelLayout plain{g.c, width, g.c * width};
   for (int64_t r0 = 0; r0 < rows; r0 += pass_rows) {
     const int64_t r1 = std::min(rows, r0 + pass_rows), tiles = (r1 - r0) * w1;
@@ -430,10 +432,10 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
     parallel_for(16, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t xi = lo; xi < hi; ++xi)
         gemm_serial<T>(false, true, g.k, g.c, tiles, T(1), d + xi * g.k * width, width,
-                       v + xi * g.c * width, width, beta, m.data() + xi * kc, g.c);
+                       v + xi * g.c * width, width, beta, m + xi * kc, g.c);
     }, 1);
   }
-  weight_output_transform(g, m.data(), dw);
+  weight_output_transform(g, m, dw);
 }
 
 template void conv2d_forward_winograd<float>(const ConvGeometry&, const float*, const float*,
