@@ -4,6 +4,7 @@
 // them. Every kernel runs with the GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "metalnet/activations.h"
 #include "metalnet/bias.h"
@@ -387,6 +388,25 @@ void bind_conv2d(py::module_& m) {
     });
   }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("y"), py::arg("sh"), py::arg("sw"),
      py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"), py::arg("algorithm") = "auto");
+  m.def("conv2d_plan", [](const std::vector<int64_t>& x_shape, const std::vector<int64_t>& w_shape,
+                          int64_t ho, int64_t wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                          int64_t dh, int64_t dw) {
+    if (x_shape.size() != 4 || w_shape.size() != 4 || w_shape[1] != x_shape[1])
+      throw py::value_error("conv2d_plan: x_shape (N, C, H, W) and w_shape (K, C, R, S) disagree");
+    if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 || ho < 0 || wo < 0)
+      throw py::value_error("conv2d_plan: invalid stride, dilation, padding or output size");
+    const ConvGeometry g{x_shape[0], x_shape[1], x_shape[2], x_shape[3], w_shape[0], w_shape[2],
+                         w_shape[3], ho, wo, sh, sw, pt, pl, dh, dw};
+    const ConvAlgorithm dx = dx_algorithm(g);
+    py::dict plan;
+    plan["forward"] = algorithm_name(choose_algorithm(g));
+    plan["dx"] = dx == ConvAlgorithm::im2col ? "col2im" : algorithm_name(dx);
+    plan["dw"] = algorithm_name(dw_algorithm(g));
+    return plan;
+  }, py::arg("x_shape"), py::arg("w_shape"), py::arg("ho"), py::arg("wo"), py::arg("sh"),
+     py::arg("sw"), py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"),
+     "The algorithms conv2d_forward (algorithm='auto') and conv2d_backward pick for a layer:\n"
+     "{'forward': ..., 'dx': ..., 'dw': ...}.");
   m.def("conv2d_backward", [](const py::array& dy, const py::array& x, const py::array& w,
                               py::array& dx, py::array& dw_out, py::array& db, int64_t sh,
                               int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw) {

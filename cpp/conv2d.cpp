@@ -203,18 +203,42 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 }
 
 // With stride 1, dx is itself a convolution: of dy, padded by (R-1)*dh - pt on top (and the
-// like on the left), with the kernel flipped and its channel axes swapped. Returns false when
-// that does not apply (strided layers; padding wider than the kernel's reach).
+// like on the left), with the kernel flipped and its channel axes swapped. Strided layers, and
+// padding wider than the kernel's reach, use col2im instead; so do layers whose few input
+// channels would leave the direct kernel's channel vectors mostly empty (im2col does better).
+ConvAlgorithm dx_algorithm(const ConvGeometry& g, ConvGeometry* transposed) {
+  const int64_t top = (g.r - 1) * g.dh - g.pt, left = (g.s - 1) * g.dw - g.pl;
+  if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0) return ConvAlgorithm::im2col;
+  const ConvGeometry t{g.n, g.k, g.ho, g.wo, g.c, g.r, g.s, g.h, g.w, 1, 1, top, left, g.dh, g.dw};
+  if (transposed) *transposed = t;
+  const ConvAlgorithm algorithm = choose_algorithm(t);
+  return algorithm == ConvAlgorithm::direct && g.c < 16 ? ConvAlgorithm::im2col : algorithm;
+}
+
+ConvAlgorithm dw_algorithm(const ConvGeometry& g) {
+  const ConvAlgorithm forward = choose_algorithm(g);
+  if (forward == ConvAlgorithm::rows) return ConvAlgorithm::rows;
+  // Winograd's transformed operands are 4x the data, each element used C (or K) times: below
+  // 128 channels moving them costs more than the multiplications saved (measured 0.6x at 64).
+  if (forward == ConvAlgorithm::winograd && std::min(g.c, g.k) >= 128) return ConvAlgorithm::winograd;
+  return ConvAlgorithm::im2col;
+}
+
+const char* algorithm_name(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::im2col: return "im2col";
+    case ConvAlgorithm::direct: return "direct";
+    case ConvAlgorithm::rows: return "rows";
+    case ConvAlgorithm::winograd: return "winograd";
+    default: return "auto";
+  }
+}
+
 template <class T>
 bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-  const int64_t top = (g.r - 1) * g.dh - g.pt, left = (g.s - 1) * g.dw - g.pl;
-  if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0) return false;
-  const ConvGeometry t{g.n, g.k, g.ho, g.wo, g.c, g.r, g.s, g.h, g.w, 1, 1, top, left, g.dh, g.dw};
-  // Few input channels become few output channels here, which would leave the direct kernel's
-  // channel vectors mostly empty; the rows kernel (stride 1) or im2col does better there.
-  const ConvAlgorithm algorithm = choose_algorithm(t);
-  if (algorithm == ConvAlgorithm::im2col || (algorithm == ConvAlgorithm::direct && g.c < 16))
-    return false;
+  ConvGeometry t{};
+  const ConvAlgorithm algorithm = dx_algorithm(g, &t);
+  if (algorithm == ConvAlgorithm::im2col) return false;
   T* const flipped = scratch<T, 4>(size_t(g.c) * g.k * g.r * g.s);  // calling thread's
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t c = 0; c < g.c; ++c)
@@ -232,12 +256,11 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   const int64_t crs = g.c * g.r * g.s, per_image = g.ho * g.wo;
   if (dx && g.n * per_image > 0 && g.k > 0 && crs > 0 && dx_as_convolution(g, dy, w, dx))
     dx = nullptr;  // done; the loop below computes dW only
-  if (dw && choose_algorithm(g) == ConvAlgorithm::rows) {
+  const ConvAlgorithm for_dw = dw ? dw_algorithm(g) : ConvAlgorithm::im2col;
+  if (for_dw == ConvAlgorithm::rows) {
     conv2d_weight_grad_rows(g, dy, x, dw);
     dw = nullptr;  // done
-  } else if (dw && choose_algorithm(g) == ConvAlgorithm::winograd && std::min(g.c, g.k) >= 128) {
-    // Its transformed operands are 4x the data, each element used C (or K) times: below 128
-    // channels moving them costs more than the multiplications saved (measured 0.6x at 64).
+  } else if (for_dw == ConvAlgorithm::winograd) {
     conv2d_weight_grad_winograd(g, dy, x, dw);
     dw = nullptr;
   }

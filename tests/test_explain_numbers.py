@@ -174,3 +174,33 @@ def test_compare_marks_winograd_not_applicable(capsys):
     results = explain.compare_algorithms((1, 1, 8, 8), (1, 1, 5, 5), stride=2, repeat=1)
     wino = next(r for r in results if r.name == "winograd")
     assert wino.seconds is None and "3x3" in wino.note
+
+
+@pytest.mark.parametrize("x, w, geo, forward, dx, dw", [
+    ((256, 6, 14, 14), (16, 6, 5, 5), {}, "rows", "rows", "rows"),              # LeNet conv2
+    ((16, 256, 14, 14), (256, 256, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),
+    ((32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), "winograd", "winograd", "im2col"),
+    ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), "direct", "col2im", "im2col"),
+    ((2, 8, 20, 20), (300, 8, 5, 5), dict(padding=2), "im2col", "rows", "im2col"),  # dx: 8 out
+])
+def test_text_names_the_algorithms_the_cpu_backend_runs(x, w, geo, forward, dx, dw):
+    """Section 6 reports the C++ backend's own choice (the decisions conv2d_backward makes)."""
+    cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
+    e = explain.conv2d(x, w, **geo)
+    n, k, ho, wo = e.geometry.y_shape
+    g = e.geometry
+    plan = cpu.conv2d_plan(list(x), list(w), ho, wo, g.rows.stride, g.cols.stride,
+                           g.rows.pad_before, g.cols.pad_before, 1, 1)
+    assert plan == dict(forward=forward, dx=dx, dw=dw)
+    out = str(e)
+    assert "6. How metalnet's cpu backend runs it" in out
+    assert f"forward  {forward}:" in out and f"dW       {dw}:" in out
+    assert f"dx       {dx}" in out
+
+
+def test_plan_refuses_bad_geometry():
+    cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
+    with pytest.raises(ValueError, match="disagree"):
+        cpu.conv2d_plan([1, 3, 8, 8], [4, 2, 3, 3], 6, 6, 1, 1, 0, 0, 1, 1)
+    with pytest.raises(ValueError, match="invalid stride"):
+        cpu.conv2d_plan([1, 3, 8, 8], [4, 3, 3, 3], 6, 6, 0, 1, 0, 0, 1, 1)

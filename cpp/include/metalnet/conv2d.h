@@ -40,6 +40,15 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
 enum class ConvAlgorithm { automatic, im2col, direct, rows, winograd };
 ConvAlgorithm choose_algorithm(const ConvGeometry& g);
+const char* algorithm_name(ConvAlgorithm algorithm);
+
+// The decisions conv2d_backward makes, one place for it and for anyone asking (the explainer).
+// dx: with stride 1, a convolution of dy (the layer with its kernel flipped and its channel axes
+// swapped, returned in `transposed`) by the returned algorithm; `im2col` means col2im instead.
+ConvAlgorithm dx_algorithm(const ConvGeometry& g, ConvGeometry* transposed = nullptr);
+// dW: `rows` = shifted dot products, `winograd` = the transposed Winograd, `im2col` = GEMM on
+// unrolled blocks.
+ConvAlgorithm dw_algorithm(const ConvGeometry& g);
 template <class T>
 void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* x, const T* w,
                          const T* b, T* y);

@@ -236,6 +236,51 @@ def conv_cost(cost: ConvCost, dtype: np.dtype) -> list[str]:
     return lines
 
 
+# What each of the C++ backend's convolution algorithms does, in one line (cpp/conv2d*.cpp).
+ALGORITHMS = {
+    "winograd": "Winograd F(2x2, 3x3): each 2x2 output tile from a 4x4 input patch, 16 "
+                "multiplications instead of 36, as 16 GEMMs over all channels",
+    "rows": "direct, vectorised across output positions: each tap is one contiguous load of the "
+            "padded row, multiplied by a few output channels' weights",
+    "direct": "direct, vectorised across output channels: each tap's input value is broadcast "
+              "against a vector of output channels' weights (an implicit GEMM, nothing unrolled)",
+    "im2col": "im2col in cache-sized blocks of columns, then our GEMM",
+    "col2im": "dcols = W^T @ dY by GEMM, then col2im adds each column back to the input cells "
+              "it came from",
+}
+
+
+def _wrapped(label: str, sentence: str) -> list[str]:
+    return textwrap.wrap(f"{label:<9}{sentence}", 96, initial_indent="  ",
+                         subsequent_indent=" " * 11)
+
+
+def plan(g: ConvGeometry) -> list[str]:
+    """How metalnet's cpu backend computes this layer, forward and backward."""
+    lines = text.heading("6. How metalnet's cpu backend runs it")
+    try:
+        from .. import _cpu
+    except ImportError:
+        return lines + ["  (the C++ extension is not built here)"]
+    n, k, ho, wo = g.y_shape
+    chosen = _cpu.conv2d_plan(list(g.x_shape), list(g.w_shape), ho, wo, g.rows.stride,
+                              g.cols.stride, g.rows.pad_before, g.cols.pad_before,
+                              g.rows.dilation, g.cols.dilation)
+    forward, dx, dw = chosen["forward"], chosen["dx"], chosen["dw"]
+    if dx == "col2im":
+        dx_how = f"col2im: {ALGORITHMS['col2im']}"
+    else:
+        dx_how = (f"{dx}{' as well' if dx == forward else ': ' + ALGORITHMS[dx]}, as a "
+                  "convolution of dy (stride 1: the kernel flipped, its channel axes swapped)")
+    dw_how = {"rows": "shifted dot products of dy with the padded input, nothing unrolled",
+              "winograd": "the same transforms transposed: 16 products summed over the tiles",
+              "im2col": "dW^T = cols @ dY^T by GEMM on im2col blocks"}[dw]
+    return (lines + _wrapped("forward", f"{forward}: {ALGORITHMS[forward]}")
+            + _wrapped("dx", dx_how) + _wrapped("dW", f"{dw}: {dw_how}")
+            + _wrapped("", "Chosen per layer by a rule measured on the course layers; "
+                           "`metalnet explain compare` runs the algorithms side by side."))
+
+
 def pool_values(e) -> list[str]:
     g = e.geometry
     lines = text.heading("3. The numbers")
