@@ -5,6 +5,7 @@ Checks cost O(1) (shapes, dtypes, flags) except the few that guard a kernel's me
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -63,6 +64,10 @@ def shape(a, name: str, expected: tuple, what: str = "") -> None:
 
 
 def real(value, name: str) -> float:
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        if math.isfinite(value):
+            return float(value)
+        raise ValueError(f"{name} must be finite, got {value!r}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     value = float(value)
@@ -72,6 +77,8 @@ def real(value, name: str) -> float:
 
 
 def flag(value, name: str) -> bool:
+    if value is True or value is False:
+        return value
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
