@@ -313,14 +313,14 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
 }
 
 // Measured on the course layers (benchmarks/bench_conv2d.py): Winograd wins on 3x3 stride-1
-// layers with enough channels for its 16 GEMMs (1.5-1.9x over direct from 128 channels, even
-// at 64, 8% behind at 32); with at most 16 output
+// layers with enough channels for its 16 GEMMs (1.5-2.2x over direct from 128 channels, 1.2x at
+// 64, even at 32 and at 16 -> 32); with at most 16 output
 // channels and stride 1, vectors across positions beat vectors across channels (3x on LeNet's
 // 1 -> 6, 1.2x on 6 -> 16, 3x on its dx); the direct kernel wins up to 128 output channels
 // (1.3x on the 7x7/2 stem, even at 128); with 256 channels im2col's long GEMM rows reuse the
 // input better (1.2x).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g) {
-  if (winograd_applies(g) && g.c >= 64 && g.k >= 64) return ConvAlgorithm::winograd;
+  if (winograd_applies(g) && g.c >= 32 && g.k >= 32) return ConvAlgorithm::winograd;
   if (g.sh == 1 && g.sw == 1 && g.k <= 16) return ConvAlgorithm::rows;
   return g.k <= 128 ? ConvAlgorithm::direct : ConvAlgorithm::im2col;
 }

@@ -24,11 +24,12 @@
 namespace metalnet {
 namespace {
 
-// Tiles per block: at most kMaxTiles (or one tile row), so that V and M, 16 x (C + K) values a
-// tile, stay in L2 between the transforms and the GEMMs (measured against 96-384: up to 15%
-// faster at 64 channels, no slower at 256); a block costs about kBlockOverheadTiles tiles'
-// worth of GEMM time beyond its tiles (panel sweeps, transform loop set-up).
-constexpr int64_t kMaxTiles = 64, kBlockOverheadTiles = 24;
+// Tiles per block: at most kMaxPanels GEMM panels' worth (or one tile row), so that V and M,
+// 16 x (C + K) values a tile, stay in L2 between the transforms and the GEMMs (64 tiles measured
+// up to 15% faster than 96-384 at 64 channels, no slower at 256; 96 with the wide tile, which
+// K = 64 gets, 13-20% faster again); a block costs about kBlockOverheadTiles tiles' worth of
+// GEMM time beyond its tiles (panel sweeps, transform loop set-up).
+constexpr int64_t kMaxPanels = 2, kBlockOverheadTiles = 24;
 
 struct Blocks {
   int64_t th, w1;            // tile rows per image; tile columns per row (one extra, below)
@@ -40,9 +41,10 @@ struct Blocks {
 // last GEMM panel, threads left idle by an uneven share of blocks, and the fixed cost of a block
 // (small GEMMs). Rows of w1 tiles rarely fill panels exactly (8 rows of 17 = 136 tiles in 160).
 Blocks make_blocks(const ConvGeometry& g, int64_t nr) {
+  const int64_t max_tiles = kMaxPanels * nr;
   const int64_t th = (g.ho + 1) / 2, w1 = (g.wo + 1) / 2 + 1, rows = g.n * th;
   const int64_t threads = std::max(1, num_threads());
-  const int64_t most = std::max<int64_t>(1, std::min(rows, kMaxTiles / w1));
+  const int64_t most = std::max<int64_t>(1, std::min(rows, max_tiles / w1));
   double best = 0;
   int64_t pick = 1;
   for (int64_t per = 1; per <= most; ++per) {
@@ -244,6 +246,7 @@ struct Job {
   const ConvGeometry& g;
   const Blocks& blocks;
   const T* x;
+  const GemmTile& tile;
   const T* u;        // U[xi] as packed A panels, u_stride apart
   int64_t u_stride;
   const T* bias;
@@ -271,8 +274,9 @@ METALNET_INLINE void run_block(const Job<T>& job, int64_t b, Scratch<T>& s) {
     r += sg.rows;
   }
   for (int xi = 0; xi < 16; ++xi)
-    gemm_panels<T>(g.k, width, g.c, job.u + xi * job.u_stride, s.v.data() + xi * layout.xi_stride,
-                   s.m.data() + size_t(xi) * g.k * width, width);
+    gemm_panels<T>(job.tile, g.k, width, g.c, job.u + xi * job.u_stride,
+                   s.v.data() + xi * layout.xi_stride, s.m.data() + size_t(xi) * g.k * width,
+                   width);
   for (int64_t r = r0; r < r1;) {
     const Segment sg = segment_at(r, r1, bl.th, bl.w1);
     output_transform(g, s.m.data() + (r - r0) * bl.w1, width, job.bias, sg, job.y, s.out.data());
@@ -379,11 +383,11 @@ bool winograd_applies(const ConvGeometry& g) {
 template <class T>
 void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   if (g.n * g.ho * g.wo == 0 || g.k == 0) return;
-  const GemmTile tile = gemm_tile<T>();
+  const GemmTile tile = gemm_tile<T>(g.k);  // K rows of the 16 products
   const Blocks blocks = make_blocks(g, tile.nr);
   const int64_t u_stride = (g.k + tile.mr - 1) / tile.mr * tile.mr * std::max<int64_t>(g.c, 1);
   const T* const u = transform_filters(g, w, tile.mr, u_stride);
-  const Job<T> job{g, blocks, x, u, u_stride, b, y};
+  const Job<T> job{g, blocks, x, tile, u, u_stride, b, y};
   const BlockBody<T> body{job};
   parallel_for(blocks.count, 1, [&](int64_t lo, int64_t hi) {
     METALNET_DISPATCH_ISA(run, body, lo, hi);

@@ -363,9 +363,12 @@ METALNET_INLINE void panels_blocked(int64_t m, int64_t n, int64_t k, const T* a,
 
 #define METALNET_PANELS_VARIANT(ISA, TARGET)                                                 \
   template <class T>                                                                         \
-  TARGET void panels_##ISA(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c,    \
-                           int64_t ldc) {                                                    \
-    panels_blocked<GemmConfig<Isa::ISA, T>>(m, n, k, a, b, c, ldc);                          \
+  TARGET void panels_##ISA(bool wide, int64_t m, int64_t n, int64_t k, const T* a,          \
+                           const T* b, T* c, int64_t ldc) {                                  \
+    if (wide)                                                                                \
+      panels_blocked<GemmConfigWide<Isa::ISA, T>>(m, n, k, a, b, c, ldc);                    \
+    else                                                                                     \
+      panels_blocked<GemmConfig<Isa::ISA, T>>(m, n, k, a, b, c, ldc);                        \
   }
 METALNET_PANELS_VARIANT(avx512, METALNET_TARGET_AVX512)
 METALNET_PANELS_VARIANT(avx2, METALNET_TARGET_AVX2)
@@ -375,8 +378,14 @@ METALNET_PANELS_VARIANT(generic, )
 }  // namespace
 
 template <class T>
-GemmTile gemm_tile() {
-  return {tile_rows<T>(), tile_cols<T>()};
+GemmTile gemm_tile(int64_t m) {
+  auto padded = [&](bool wide) {
+    const int64_t mr = tile_rows<T>(wide);
+    return (m + mr - 1) / mr * mr;
+  };
+  // A clear margin: the wide tile's 48-column panels round the caller's N up further.
+  const bool wide = m > 0 && double(padded(true)) * 1.05 < double(padded(false));
+  return {tile_rows<T>(wide), tile_cols<T>(wide), wide};
 }
 
 template <class T>
@@ -389,13 +398,14 @@ void dot_rows(int64_t k, const T* const* a, int64_t ma, const T* const* b, int64
 }
 
 template <class T>
-void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int64_t ldc) {
+void gemm_panels(const GemmTile& tile, int64_t m, int64_t n, int64_t k, const T* a, const T* b,
+                 T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     scale_c(m, n, T(0), c, ldc);
     return;
   }
-  METALNET_DISPATCH_ISA(panels, m, n, k, a, b, c, ldc);
+  METALNET_DISPATCH_ISA(panels, tile.wide, m, n, k, a, b, c, ldc);
 }
 
 template <class T>
@@ -474,10 +484,12 @@ template void gemm_packed_columns<float>(bool, int64_t, int64_t, int64_t, int64_
 template void gemm_packed_columns<double>(bool, int64_t, int64_t, int64_t, int64_t, double,
                                           const double*, int64_t, const PackedB<double>&, double,
                                           double*, int64_t);
-template GemmTile gemm_tile<float>();
-template GemmTile gemm_tile<double>();
-template void gemm_panels<float>(int64_t, int64_t, int64_t, const float*, const float*, float*, int64_t);
-template void gemm_panels<double>(int64_t, int64_t, int64_t, const double*, const double*, double*, int64_t);
+template GemmTile gemm_tile<float>(int64_t);
+template GemmTile gemm_tile<double>(int64_t);
+template void gemm_panels<float>(const GemmTile&, int64_t, int64_t, int64_t, const float*,
+                                 const float*, float*, int64_t);
+template void gemm_panels<double>(const GemmTile&, int64_t, int64_t, int64_t, const double*,
+                                  const double*, double*, int64_t);
 template PackedB<float> gemm_pack_b<float>(bool, int64_t, int64_t, const float*, int64_t, int64_t);
 template PackedB<double> gemm_pack_b<double>(bool, int64_t, int64_t, const double*, int64_t, int64_t);
 template void gemm_packed<float>(bool, int64_t, int64_t, int64_t, float, const float*, int64_t,

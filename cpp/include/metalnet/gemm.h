@@ -44,15 +44,18 @@ void gemm_packed_columns(bool trans_a, int64_t m, int64_t n0, int64_t n1, int64_
 // NR-wide ones, each over the full depth K.
 struct GemmTile {
   int64_t mr, nr;
+  bool wide;
 };
+// m > 0: the wide tile where it pads m rows clearly less (64 rows: 64 vs 72), else the tall one.
 template <class T>
-GemmTile gemm_tile();
+GemmTile gemm_tile(int64_t m = 0);
 // C (M x N, row stride ldc) = A @ B on the calling thread, from panels the caller packed:
 // A (M x K) in MR-high panels, element (i, p) at (i / MR) * MR*K + p * MR + i % MR, rows past
 // M zero; B (K x N) in NR-wide panels, element (p, j) at (j / NR) * NR*K + p * NR + j % NR.
 // N must be a whole number of panels (the caller pads B's last panel with finite values).
 template <class T>
-void gemm_panels(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int64_t ldc);
+void gemm_panels(const GemmTile& tile, int64_t m, int64_t n, int64_t k, const T* a, const T* b,
+                 T* c, int64_t ldc);
 
 // sums[i * nb + j] = a[i] . b[j], each a dot product of k elements, on the calling thread: C =
 // A @ B^T for rows given by pointers (which may overlap, e.g. shifted views of one image).
