@@ -30,6 +30,8 @@ namespace {
 // K = 64 gets, 13-20% faster again); a block costs about kBlockOverheadTiles tiles' worth of
 // GEMM time beyond its tiles (panel sweeps, transform loop set-up).
 constexpr int64_t kMaxPanels = 2, kBlockOverheadTiles = 24;
+// The weight gradient's blocks: D and V of a block within this many bytes (most of L2).
+constexpr int64_t kGradBlockBytes = int64_t(768) << 10;
 
 struct Blocks {
   int64_t th, w1;            // tile rows per image; tile columns per row (one extra, below)
@@ -400,46 +402,47 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
   std::fill(dw, dw + kc * 9, T(0));
   if (g.n * g.ho * g.wo == 0 || kc == 0) return;
   const int64_t th = (g.ho + 1) / 2, w1 = (g.wo + 1) / 2 + 1, rows = g.n * th;
-  // Tile rows per pass: D and V (16 x (K + C) x tiles) within about 32 MiB.
+  // Blocks of tile rows whose D and V (16 x (K + C) values a tile) stay in L2; each thread
+  // transforms its blocks and multiplies them into its own M (16 x K x C), and the threads' M
+  // are added in thread order at the end.
   const int64_t per_tile = 16 * (g.k + g.c) * int64_t(sizeof(T));
-  const int64_t pass_rows = std::max<int64_t>(1, std::min(rows, (int64_t(32) << 20) / per_tile / w1));
-  const int64_t width = pass_rows * w1;  // row length of D[xi] and V[xi]
-  // D and V are tens of MiB: kept across calls (fresh pages cost more than the transforms).
-  // (Pointers, not the vectors, go into the parallel regions: a thread_local named inside a
-  // lambda is the running thread's own copy.)
-  static thread_local std::vector<T> d_buffer, v_buffer;
-  if (d_buffer.size() < size_t(16 * g.k * width)) d_buffer.resize(size_t(16 * g.k * width));
-  if (v_buffer.size() < size_t(16 * g.c * width)) v_buffer.resize(size_t(16 * g.c * width));
-  T* const d = d_buffer.data();
-  T* const v = v_buffer.data();
-  static thread_local std::vector<T> m_buffer;  // written by the first pass (beta = 0)
-  if (m_buffer.size() < size_t(16 * kc)) m_buffer.resize(size_t(16 * kc));
-  T* const m = m_buffer.data();
+  const int64_t block_rows = std::max<int64_t>(1, std::min(rows, kGradBlockBytes / per_tile / w1));
+  const int64_t blocks = (rows + block_rows - 1) / block_rows, width = block_rows * w1;
+  const int threads = std::max(1, num_threads());
+  static thread_local std::vector<T> partial_buffer;  // the calling thread's; pointers go below
+  if (partial_buffer.size() < size_t(threads) * 16 * kc) partial_buffer.resize(size_t(threads) * 16 * kc);
+  T* const partial = partial_buffer.data();
+  std::fill(partial, partial + size_t(threads) * 16 * kc, T(0));
   const PanelLayout plain{g.c, width, g.c * width};
-  for (int64_t r0 = 0; r0 < rows; r0 += pass_rows) {
-    const int64_t r1 = std::min(rows, r0 + pass_rows), tiles = (r1 - r0) * w1;
-    // Transforms, threads taking whole tile rows.
-    parallel_simd(r1 - r0, 1, [&, r0, r1](int64_t lo, int64_t hi) METALNET_SIMD_BODY {
-      Scratch<T>& s = scratch<T>();
-      const int64_t most = std::min(hi - lo, th);
-      if (s.in.size() < size_t(4 * ((most + 1) * w1 + 1))) s.in.resize(size_t(4 * ((most + 1) * w1 + 1)));
-      if (s.stage.size() < size_t(16 * most * w1)) s.stage.resize(size_t(16 * most * w1));
-      for (int64_t r = r0 + lo; r < r0 + hi;) {
-        const Segment sg = segment_at(r, r0 + hi, th, w1);
+  parallel_simd(blocks, 1, [&](int64_t lo, int64_t hi) METALNET_SIMD_BODY {
+    Scratch<T>& s = scratch<T>();
+    auto fit = [](std::vector<T>& buf, int64_t count) {
+      if (buf.size() < size_t(count)) buf.resize(size_t(count));
+    };
+    fit(s.v, 16 * g.c * width);
+    fit(s.m, 16 * g.k * width);  // holds D here
+    fit(s.in, 4 * ((block_rows + 1) * w1 + 1));
+    fit(s.stage, 16 * block_rows * w1);
+    T* const v = s.v.data();
+    T* const d = s.m.data();
+    T* const m = partial + size_t(thread_index()) * 16 * kc;
+    for (int64_t blk = lo; blk < hi; ++blk) {
+      const int64_t r0 = blk * block_rows, r1 = std::min(rows, r0 + block_rows);
+      const int64_t tiles = (r1 - r0) * w1;
+      for (int64_t r = r0; r < r1;) {
+        const Segment sg = segment_at(r, r1, th, w1);
         input_transform(g, x, sg, plain, (r - r0) * w1, v, s.in.data(), s.stage.data());
         grad_transform(g, dy, sg, d, width, (r - r0) * w1, s.stage.data());
         r += sg.rows;
       }
-    }, 1);
-    // The 16 products, one thread each, summed over the passes.
-    const T beta = r0 == 0 ? T(0) : T(1);
-    parallel_for(16, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t xi = lo; xi < hi; ++xi)
+      for (int xi = 0; xi < 16; ++xi)
         gemm_serial<T>(false, true, g.k, g.c, tiles, T(1), d + xi * g.k * width, width,
-                       v + xi * g.c * width, width, beta, m + xi * kc, g.c);
-    }, 1);
-  }
-  weight_output_transform(g, m, dw);
+                       v + xi * g.c * width, width, T(1), m + xi * kc, g.c);
+    }
+  }, 1);
+  for (int t = 1; t < threads; ++t)
+    for (int64_t i = 0; i < 16 * kc; ++i) partial[i] += partial[size_t(t) * 16 * kc + i];
+  weight_output_transform(g, partial, dw);
 }
 
 template void conv2d_forward_winograd<float>(const ConvGeometry&, const float*, const float*,

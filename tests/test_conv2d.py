@@ -134,8 +134,8 @@ def test_winograd_forward(dtype, threads, isa, rng, seed):
 @pytest.mark.parametrize("threads", (1, 2))
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
 def test_winograd_backward(dtype, threads, isa, rng, seed):
-    """3x3 stride-1 layers with >= 32 channels each way: dx by the Winograd forward of dy; with
-    >= 128 channels each way also dW by the transposed Winograd transforms."""
+    """3x3 stride-1 layers with >= 32 channels each way: dx by the Winograd forward of dy, dW by
+    the transposed Winograd transforms."""
     r = np.random.default_rng(seed)
     cases = [((1, 64, 3, 3), (64, 64, 3, 3), {}), ((2, 128, 9, 8), (128, 128, 3, 3), dict(padding=1)),
              ((3, 67, 7, 6), (71, 67, 3, 3), dict(padding=(1, 2, 0, 1)))]
@@ -162,9 +162,8 @@ def test_winograd_backward(dtype, threads, isa, rng, seed):
         metalnet.set_num_threads(before)
 
 
-def test_winograd_weight_grad_in_passes(rng):
-    """A batch whose transformed tiles exceed one pass's budget (2,496 tiles of 16 KiB):
-    dW is summed over passes."""
+def test_winograd_weight_grad_over_many_blocks(rng):
+    """2,496 tiles of 16 KiB each: dW summed over many L2-sized blocks and both threads."""
     x = rng.standard_normal((16, 128, 24, 24)).astype(np.float32)
     w = (rng.standard_normal((128, 128, 3, 3)) / 34).astype(np.float32)
     dy = rng.standard_normal((16, 128, 24, 24)).astype(np.float32)
@@ -172,7 +171,7 @@ def test_winograd_weight_grad_in_passes(rng):
         _, dw, _ = ops.conv2d_backward(dy, x, w, padding=1)
     ref = reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                     w.astype(np.float64), padding=1)[1]
-    assert_close(dw, ref, np.float32, "cpu", chain=5, what="winograd dW over passes")
+    assert_close(dw, ref, np.float32, "cpu", chain=5, what="winograd dW over many blocks")
 
 
 def test_rows_refuses_strides(rng):

@@ -179,7 +179,8 @@ def test_compare_marks_winograd_not_applicable(capsys):
 @pytest.mark.parametrize("x, w, geo, forward, dx, dw", [
     ((256, 6, 14, 14), (16, 6, 5, 5), {}, "rows", "rows", "rows"),              # LeNet conv2
     ((16, 256, 14, 14), (256, 256, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),
-    ((32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), "winograd", "winograd", "im2col"),
+    ((32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),
+    ((4, 16, 12, 12), (64, 16, 3, 3), dict(padding=1), "direct", "rows", "im2col"),  # C < 32
     ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), "direct", "col2im", "im2col"),
     ((2, 8, 20, 20), (300, 8, 5, 5), dict(padding=2), "im2col", "rows", "im2col"),  # dx: 8 out
 ])
