@@ -407,25 +407,34 @@ void bind_conv2d(py::module_& m) {
      py::arg("sw"), py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"),
      "The algorithms conv2d_forward (algorithm='auto') and conv2d_backward pick for a layer:\n"
      "{'forward': ..., 'dx': ..., 'dw': ...}.");
+  // dx may be None: not wanted (a layer whose input needs no gradient).
   m.def("conv2d_backward", [](const py::array& dy, const py::array& x, const py::array& w,
-                              py::array& dx, py::array& dw_out, py::array& db, int64_t sh,
-                              int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw) {
-    for (const py::array* a : std::initializer_list<const py::array*>{&dy, &x, &w, &dx, &dw_out, &db})
+                              const py::object& dx_out, py::array& dw_out, py::array& db,
+                              int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
+                              int64_t dw) {
+    py::array dx;
+    if (!dx_out.is_none()) {
+      dx = dx_out.cast<py::array>();
+      require_contiguous(dx, "dx");
+      require_writeable(dx, "dx");
+      if (!dx.dtype().is(dy.dtype())) throw py::type_error("all arrays must share one dtype");
+      if (dx.size() != x.size()) throw py::value_error("dx must match x");
+    }
+    for (const py::array* a : std::initializer_list<const py::array*>{&dy, &x, &w, &dw_out, &db})
       require_contiguous(*a, "array");
-    require_writeable(dx, "dx");
     require_writeable(dw_out, "dw");
     require_writeable(db, "db");
-    for (const py::array* a : std::initializer_list<const py::array*>{&x, &w, &dx, &dw_out, &db})
+    for (const py::array* a : std::initializer_list<const py::array*>{&x, &w, &dw_out, &db})
       if (!a->dtype().is(dy.dtype())) throw py::type_error("all arrays must share one dtype");
     const ConvGeometry g = conv_geometry(x, w, dy, sh, sw, pt, pl, dh, dw);
-    if (dx.size() != x.size() || dw_out.size() != w.size() || db.size() != g.k)
-      throw py::value_error("dx, dw, db must match x, w and (K,)");
+    if (dw_out.size() != w.size() || db.size() != g.k)
+      throw py::value_error("dw, db must match w and (K,)");
     dispatch_float(dy, "dy", [&](auto zero) {
       using T = decltype(zero);
       const T* dyp = cptr<T>(dy);
       const T* xp = cptr<T>(x);
       const T* wp = cptr<T>(w);
-      T* dxp = mptr<T>(dx);
+      T* dxp = dx_out.is_none() ? nullptr : mptr<T>(dx);
       T* dwp = mptr<T>(dw_out);
       T* dbp = mptr<T>(db);
       py::gil_scoped_release nogil;

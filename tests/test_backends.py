@@ -67,6 +67,19 @@ def test_primitive_matches_reference(name, dtype, backend, rng, seed):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
+def test_conv2d_backward_without_dx(dtype, backend, rng, seed):
+    """need_dx=False: dx is None and dw, db are those of the full backward."""
+    for _ in range(REPEATS):
+        args, kwargs = CASES["conv2d_backward"](rng)
+        args = cast(args, dtype)
+        ref = reference.conv2d_backward(*cast(args, np.float64), **kwargs)
+        out = ops.conv2d_backward(*(to_device(a, backend) for a in args), **kwargs, need_dx=False)
+        assert out[0] is None
+        context = f"(seed {seed}, shapes {[a.shape for a in args]}, {kwargs})"
+        _compare("conv2d_backward", args, out[1:], ref[1:], dtype, backend, context)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
 def test_max_pool_backward_matches_reference(dtype, backend, rng, seed):
     for _ in range(REPEATS):
         (x, kernel), geo = CASES["max_pool2d_forward"](rng)

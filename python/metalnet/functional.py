@@ -86,9 +86,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
     geometry = dict(stride=stride, padding=padding, dilation=dilation)
     y = ops.conv2d_forward(xd, weight.data, None if bias is None else bias.data, **geometry)
 
-    def backward(g):
-        dx, dw, db = ops.conv2d_backward(_c(g), xd, weight.data, **geometry)
-        return dx, dw, db
+    def backward(g):  # a first layer's input needs no gradient: dx is skipped
+        return ops.conv2d_backward(_c(g), xd, weight.data, **geometry, need_dx=x.requires_grad)
     parents = (x, weight) if bias is None else (x, weight, bias)
     return _make(y, parents, backward, "Conv2d")
 
@@ -113,8 +112,8 @@ def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor
                                      **geometry)
 
     def backward(g):
-        dx, dw, db = ops.conv2d_backward(ops.relu_backward(_c(g), y), xd, weight.data, **geometry)
-        return dx, dw, db
+        return ops.conv2d_backward(ops.relu_backward(_c(g), y), xd, weight.data, **geometry,
+                                   need_dx=x.requires_grad)
     parents = (x, weight) if bias is None else (x, weight, bias)
     return _make(y, parents, backward, "Conv2dReLU")
 
@@ -158,7 +157,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     def backward(g):
         g = _c(g)
         dx = _grad_or_none(x, lambda: ops.conv2d_forward(g, weight.data, **geometry))
-        dw = _grad_or_none(weight, lambda: ops.conv2d_backward(xd, g, weight.data, **geometry)[1])
+        dw = _grad_or_none(weight, lambda: ops.conv2d_backward(xd, g, weight.data, **geometry,
+                                                               need_dx=False)[1])
         db = _grad_or_none(bias, lambda: g.sum(axis=(0, 2, 3)))
         return dx, dw, db
     parents = (x, weight) if bias is None else (x, weight, bias)

@@ -107,14 +107,19 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return _backend(device).conv2d_forward(x, w, b, **geometry)
 
 
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1):
-    """(dx, dw, db) of conv2d_forward given the upstream gradient dy (N, K, H_out, W_out)."""
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True):
+    """(dx, dw, db) of conv2d_forward given the upstream gradient dy (N, K, H_out, W_out).
+
+    need_dx=False skips dx (returned as None): a layer whose input needs no gradient, such as a
+    network's first, saves that whole product.
+    """
     _, stride, padding, dilation, hw = _conv_args(x, w, stride, padding, dilation)
     check.array(dy, "dy", ndim=4)
     check.shape(dy, "dy", (x.shape[0], w.shape[0]) + hw, "the forward output's shape")
+    need_dx = check.flag(need_dx, "need_dx")
     device = check.same_dtype_and_device(dy=dy, x=x, w=w)
     return _backend(device).conv2d_backward(dy, x, w, stride=stride, padding=padding,
-                                            dilation=dilation)
+                                            dilation=dilation, need_dx=need_dx)
 
 
 # ------------------------------------------------------- fused forwards (not primitives)

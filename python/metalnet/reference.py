@@ -223,8 +223,9 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return np.ascontiguousarray(y, dtype=dtype)
 
 
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1):
-    """Gradients of conv2d_forward: returns (dx, dw, db).
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True):
+    """Gradients of conv2d_forward: returns (dx, dw, db); dx is None when not ``need_dx`` (a
+    layer whose input needs no gradient, e.g. a network's first).
 
     Given dy = dL/dy (N, K, H_out, W_out), the input x (N, C, H, W) and weights w (K, C, R, S):
 
@@ -261,6 +262,8 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1):
     # dw: contract (N, Ho, Wo): dy (N, K, Ho, Wo) x cols (N, C, R, S, Ho, Wo) -> (K, C, R, S).
     dw = np.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5]))
 
+    if not need_dx:
+        return None, np.ascontiguousarray(dw, dtype=dtype), np.ascontiguousarray(db, dtype=dtype)
     # Column gradients: contract K: w (K, C, R, S) x dy (N, K, Ho, Wo) -> (C, R, S, N, Ho, Wo).
     dcols = np.tensordot(w, dy, axes=([0], [1]))
     dx_padded = np.zeros_like(x_padded)

@@ -63,7 +63,8 @@ def conv2d_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
     return cp.ascontiguousarray(y, dtype=x.dtype)
 
 
-def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)):
+def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+                    need_dx=True):
     _, _, h, wd = x.shape
     _, _, r, s = w.shape
     h_out, w_out = dy.shape[2:]
@@ -72,6 +73,8 @@ def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
     x_padded = _pad(x, padding)
     cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
     dw = cp.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5]))        # (K, C, R, S)
+    if not need_dx:
+        return None, cp.ascontiguousarray(dw, dtype=x.dtype), cp.ascontiguousarray(db, dtype=x.dtype)
     dcols = cp.tensordot(w, dy, axes=([0], [1]))                      # (C, R, S, N, Ho, Wo)
     dx_padded = cp.zeros(x_padded.shape, dtype=x.dtype)
     for i in range(r):
