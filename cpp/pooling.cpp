@@ -28,6 +28,16 @@ METALNET_INLINE void valid_rows(const PoolGeometry& g, int64_t oh, int64_t& h0, 
   h1 = std::min<int64_t>(top + g.kh, g.h);
 }
 
+// The valid output columns [lo[s], hi[s]) of every window column s, computed once per call:
+// the per-row loops then do no integer division (on LeNet's 28- and 10-wide planes, the
+// divisions cost more than the pooling itself).
+struct ColumnRanges {
+  std::vector<int64_t> lo, hi;
+  explicit ColumnRanges(const PoolGeometry& g) : lo(size_t(g.kw)), hi(size_t(g.kw)) {
+    for (int64_t s = 0; s < g.kw; ++s) valid_cols(g, s, lo[size_t(s)], hi[size_t(s)]);
+  }
+};
+
 // Plane-parallel loop: enough planes per thread that a thread gets >= 32K elements.
 template <class Body>
 void over_planes(const PoolGeometry& g, const Body& body) {
@@ -49,6 +59,8 @@ void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax
   // Indices are tracked in an integer of T's width (int32 for float) so the compare-and-select
   // stays in one vector shape and vectorises; they are widened to int64 once per row.
   using Idx = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  const ColumnRanges cols(g);
+  const int64_t *col_lo = cols.lo.data(), *col_hi = cols.hi.data();
   over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
     std::vector<Idx> index(g.wo);
     Idx* where = index.data();
@@ -68,8 +80,7 @@ void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax
         }
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t s = 0; s < g.kw; ++s) {
-            int64_t lo, hi;
-            valid_cols(g, s, lo, hi);
+            const int64_t lo = col_lo[s], hi = col_hi[s];
             // Locals, and | & rather than || &&: the loop must stay branch-free and must not
             // reload the geometry through pointers the compiler fears may alias the output.
             const Idx base = Idx(h) * width + Idx(s) - pl;
@@ -104,26 +115,30 @@ void max_pool2d_backward(const PoolGeometry& g, const T* dy, const int64_t* argm
   });
 }
 
-// 1 / (cells counted) for each output of row oh.
+// 1 / (cells counted) for every output position (ho x wo), once per call.
 template <class T>
-METALNET_INLINE void avg_scale(const PoolGeometry& g, bool include_pad, int64_t oh, T* scale) {
-  if (include_pad) {
-    for (int64_t ow = 0; ow < g.wo; ++ow) scale[ow] = T(1) / T(g.kh * g.kw);
-    return;
+std::vector<T> avg_scales(const PoolGeometry& g, bool include_pad) {
+  std::vector<T> scale(size_t(g.ho * g.wo), T(1) / T(g.kh * g.kw));
+  if (include_pad) return scale;
+  for (int64_t oh = 0; oh < g.ho; ++oh) {
+    int64_t h0, h1;
+    valid_rows(g, oh, h0, h1);
+    for (int64_t ow = 0; ow < g.wo; ++ow) {
+      const int64_t left = ow * g.sw - g.pl;
+      const int64_t cols = std::min<int64_t>(left + g.kw, g.w) - std::max<int64_t>(left, 0);
+      scale[size_t(oh * g.wo + ow)] = T(1) / T((h1 - h0) * cols);
+    }
   }
-  int64_t h0, h1;
-  valid_rows(g, oh, h0, h1);
-  for (int64_t ow = 0; ow < g.wo; ++ow) {
-    const int64_t left = ow * g.sw - g.pl;
-    const int64_t cols = std::min<int64_t>(left + g.kw, g.w) - std::max<int64_t>(left, 0);
-    scale[ow] = T(1) / T((h1 - h0) * cols);
-  }
+  return scale;
 }
 
 template <class T>
 void avg_pool2d_forward(const PoolGeometry& g, bool include_pad, const T* x, T* y) {
+  const ColumnRanges cols(g);
+  const int64_t *col_lo = cols.lo.data(), *col_hi = cols.hi.data();
+  const std::vector<T> scales = avg_scales<T>(g, include_pad);
+  const T* scale = scales.data();
   over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
-    std::vector<T> scale(g.wo);
     for (int64_t p = p0; p < p1; ++p) {
       const T* plane = x + p * g.h * g.w;
       for (int64_t oh = 0; oh < g.ho; ++oh) {
@@ -133,14 +148,13 @@ void avg_pool2d_forward(const PoolGeometry& g, bool include_pad, const T* x, T* 
         valid_rows(g, oh, h0, h1);
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t s = 0; s < g.kw; ++s) {
-            int64_t lo, hi;
-            valid_cols(g, s, lo, hi);
             const int64_t base = h * g.w + s - g.pl, sw = g.sw;
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += plane[base + ow * sw];
+            for (int64_t ow = col_lo[s]; ow < col_hi[s]; ++ow) yr[ow] += plane[base + ow * sw];
           }
-        avg_scale(g, include_pad, oh, scale.data());
-        for (int64_t ow = 0; ow < g.wo; ++ow) yr[ow] *= scale[ow];
+        const T* sr = scale + oh * g.wo;
+#pragma omp simd
+        for (int64_t ow = 0; ow < g.wo; ++ow) yr[ow] *= sr[ow];
       }
     }
   });
@@ -148,6 +162,10 @@ void avg_pool2d_forward(const PoolGeometry& g, bool include_pad, const T* x, T* 
 
 template <class T>
 void avg_pool2d_backward(const PoolGeometry& g, bool include_pad, const T* dy, T* dx) {
+  const ColumnRanges cols(g);
+  const int64_t *col_lo = cols.lo.data(), *col_hi = cols.hi.data();
+  const std::vector<T> scales = avg_scales<T>(g, include_pad);
+  const T* scale = scales.data();
   over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
     std::vector<T> share(g.wo);
     for (int64_t p = p0; p < p1; ++p) {
@@ -155,18 +173,17 @@ void avg_pool2d_backward(const PoolGeometry& g, bool include_pad, const T* dy, T
       std::fill(plane, plane + g.h * g.w, T(0));
       for (int64_t oh = 0; oh < g.ho; ++oh) {
         const T* dr = dy + (p * g.ho + oh) * g.wo;
-        avg_scale(g, include_pad, oh, share.data());
-        for (int64_t ow = 0; ow < g.wo; ++ow) share[ow] *= dr[ow];
+        const T* sr = scale + oh * g.wo;
+#pragma omp simd
+        for (int64_t ow = 0; ow < g.wo; ++ow) share[ow] = sr[ow] * dr[ow];
         int64_t h0, h1;
         valid_rows(g, oh, h0, h1);
         for (int64_t h = h0; h < h1; ++h)
           for (int64_t s = 0; s < g.kw; ++s) {
-            int64_t lo, hi;
-            valid_cols(g, s, lo, hi);
             const int64_t base = h * g.w + s - g.pl, sw = g.sw;
             // Distinct ow hit distinct columns for a fixed s (stride >= 1): no conflicts.
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) plane[base + ow * sw] += share[ow];
+            for (int64_t ow = col_lo[s]; ow < col_hi[s]; ++ow) plane[base + ow * sw] += share[ow];
           }
       }
     }
