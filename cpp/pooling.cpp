@@ -132,8 +132,95 @@ std::vector<T> avg_scales(const PoolGeometry& g, bool include_pad) {
   return scale;
 }
 
+// Windows that tile the planes exactly (stride = kernel, no padding, no leftover): a run of
+// planes is one block of rows, so a window's columns are summed by one flat strided loop and
+// its rows by one pass over the output rows. Tiny planes (LeNet's 10 x 10) then no longer pay
+// a handful of short loops per output row. Runs of planes are cut to keep the column sums in L1.
+bool tiles_exactly(const PoolGeometry& g) {
+  return g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && g.h == g.ho * g.kh &&
+         g.w == g.wo * g.kw;
+}
+
+constexpr int64_t kTiledSums = 4096;  // column sums per run of planes
+
+int64_t planes_per_run(const PoolGeometry& g) {
+  return std::max<int64_t>(1, kTiledSums / std::max<int64_t>(1, g.h * g.wo));
+}
+
+// y (rows_out x wo) = scale * window sums of x (rows_out*kh x W); cs: rows_out*kh*wo scratch.
+// cs[i] = x[i*KW] + ... + x[i*KW + KW-1]: KW a constant where it can be (2 and 3, the common
+// windows), so the loads are shuffles of contiguous vectors rather than gathers.
+template <int KW, class T>
+METALNET_INLINE void column_sums(const T* x, T* cs, int64_t sums, int64_t kw) {
+  const int64_t k = KW > 0 ? KW : kw;
+#pragma omp simd
+  for (int64_t i = 0; i < sums; ++i) {
+    T acc = T(0);
+    for (int64_t s = 0; s < k; ++s) acc += x[i * k + s];
+    cs[i] = acc;
+  }
+}
+
+// The reverse: x[i*KW + s] = cs[i] for every s.
+template <int KW, class T>
+METALNET_INLINE void column_spread(const T* cs, T* x, int64_t sums, int64_t kw) {
+  const int64_t k = KW > 0 ? KW : kw;
+#pragma omp simd
+  for (int64_t i = 0; i < sums; ++i)
+    for (int64_t s = 0; s < k; ++s) x[i * k + s] = cs[i];
+}
+
+template <class T>
+METALNET_INLINE void avg_tiled_forward(const PoolGeometry& g, T scale, const T* x, T* y,
+                                       int64_t rows_out, T* cs) {
+  const int64_t kh = g.kh, kw = g.kw, wo = g.wo, sums = rows_out * kh * wo;
+  if (kw == 2) column_sums<2>(x, cs, sums, kw);
+  else if (kw == 3) column_sums<3>(x, cs, sums, kw);
+  else column_sums<0>(x, cs, sums, kw);
+  for (int64_t r = 0; r < rows_out; ++r) {
+    const T* in = cs + r * kh * wo;
+    T* out = y + r * wo;
+#pragma omp simd
+    for (int64_t ow = 0; ow < wo; ++ow) {
+      T acc = T(0);
+      for (int64_t h = 0; h < kh; ++h) acc += in[h * wo + ow];
+      out[ow] = acc * scale;
+    }
+  }
+}
+
+// The reverse: every cell of a window receives scale * its output's gradient.
+template <class T>
+METALNET_INLINE void avg_tiled_backward(const PoolGeometry& g, T scale, const T* dy, T* dx,
+                                        int64_t rows_out, T* cs) {
+  const int64_t kh = g.kh, kw = g.kw, wo = g.wo, sums = rows_out * kh * wo;
+  for (int64_t r = 0; r < rows_out; ++r) {
+    const T* in = dy + r * wo;
+    T* out = cs + r * kh * wo;
+    for (int64_t h = 0; h < kh; ++h)
+#pragma omp simd
+      for (int64_t ow = 0; ow < wo; ++ow) out[h * wo + ow] = in[ow] * scale;
+  }
+  if (kw == 2) column_spread<2>(cs, dx, sums, kw);
+  else if (kw == 3) column_spread<3>(cs, dx, sums, kw);
+  else column_spread<0>(cs, dx, sums, kw);
+}
+
 template <class T>
 void avg_pool2d_forward(const PoolGeometry& g, bool include_pad, const T* x, T* y) {
+  if (tiles_exactly(g)) {
+    const int64_t run = planes_per_run(g);
+    const T scale = T(1) / T(g.kh * g.kw);
+    over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+      std::vector<T> cs(size_t(run * g.h * g.wo));
+      for (int64_t p = p0; p < p1; p += run) {
+        const int64_t planes = std::min(run, p1 - p);
+        avg_tiled_forward(g, scale, x + p * g.h * g.w, y + p * g.ho * g.wo, planes * g.ho,
+                          cs.data());
+      }
+    });
+    return;
+  }
   const ColumnRanges cols(g);
   const int64_t *col_lo = cols.lo.data(), *col_hi = cols.hi.data();
   const std::vector<T> scales = avg_scales<T>(g, include_pad);
@@ -162,6 +249,19 @@ void avg_pool2d_forward(const PoolGeometry& g, bool include_pad, const T* x, T* 
 
 template <class T>
 void avg_pool2d_backward(const PoolGeometry& g, bool include_pad, const T* dy, T* dx) {
+  if (tiles_exactly(g)) {
+    const int64_t run = planes_per_run(g);
+    const T scale = T(1) / T(g.kh * g.kw);
+    over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+      std::vector<T> cs(size_t(run * g.h * g.wo));
+      for (int64_t p = p0; p < p1; p += run) {
+        const int64_t planes = std::min(run, p1 - p);
+        avg_tiled_backward(g, scale, dy + p * g.ho * g.wo, dx + p * g.h * g.w, planes * g.ho,
+                           cs.data());
+      }
+    });
+    return;
+  }
   const ColumnRanges cols(g);
   const int64_t *col_lo = cols.lo.data(), *col_hi = cols.hi.data();
   const std::vector<T> scales = avg_scales<T>(g, include_pad);

@@ -43,6 +43,30 @@ def test_pooling_matches_reference(kernel, stride, padding, dtype, isa, rng):
                          dtype, "cpu", what=f"avg backward[{isa}] include_pad={include}")
 
 
+@pytest.mark.parametrize("threads", (1, 2))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+@pytest.mark.parametrize("kernel, shape", [
+    (2, (256, 6, 28, 28)), (2, (7, 16, 10, 10)), (3, (2, 5, 9, 27)), ((2, 3), (3, 4, 14, 9)),
+    (4, (1, 3, 8, 12)), ((1, 5), (2, 2, 3, 35)), (1, (2, 3, 4, 5))])
+def test_average_pooling_of_windows_that_tile_the_plane(kernel, shape, dtype, threads, isa, rng):
+    """stride = kernel, no padding, sizes multiples of it: the flat two-pass kernel (column
+    sums with the window width a constant for 2 and 3, then row sums), runs of planes cut."""
+    x = rng.standard_normal(shape).astype(dtype)
+    before = metalnet.get_num_threads()
+    try:
+        metalnet.set_num_threads(threads)
+        with metalnet.backend("cpu"):
+            y = ops.avg_pool2d_forward(x, kernel)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            dx = ops.avg_pool2d_backward(dy, x.shape, kernel)
+    finally:
+        metalnet.set_num_threads(before)
+    assert_close(y, reference.avg_pool2d_forward(x.astype(np.float64), kernel), dtype, "cpu",
+                 floor_rms=0.1, what=f"avg tiled[{isa}] {kernel} {shape}")
+    assert_close(dx, reference.avg_pool2d_backward(dy.astype(np.float64), x.shape, kernel),
+                 dtype, "cpu", what=f"avg tiled backward[{isa}] {kernel} {shape}")
+
+
 def test_ties_go_to_the_first_cell_and_nan_wins():
     x = np.zeros((1, 1, 4, 4), np.float32)  # all ties: first cell of each window
     x[0, 0, 3, 3] = np.nan
