@@ -38,6 +38,22 @@ struct ColumnRanges {
   }
 };
 
+// Windows that tile the planes exactly (stride = kernel, no padding, no leftover): a run of
+// planes is one block of rows, so a window's columns are summed by one flat strided loop and
+// its rows by one pass over the output rows. Tiny planes (LeNet's 10 x 10) then no longer pay
+// a handful of short loops per output row. Runs of planes are cut to keep the column sums in L1.
+bool tiles_exactly(const PoolGeometry& g) {
+  return g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && g.h == g.ho * g.kh &&
+         g.w == g.wo * g.kw;
+}
+
+constexpr int64_t kTiledSums = 4096;  // column sums per run of planes
+
+int64_t planes_per_run(const PoolGeometry& g) {
+  return std::max<int64_t>(1, kTiledSums / std::max<int64_t>(1, g.h * g.wo));
+}
+
+// y (rows_out x wo) = scale * window sums of x (rows_out*kh x W); cs: rows_out*kh*wo scratch.
 // Plane-parallel loop: enough planes per thread that a thread gets >= 32K elements.
 template <class Body>
 void over_planes(const PoolGeometry& g, const Body& body) {
@@ -54,11 +70,77 @@ void over_planes(const PoolGeometry& g, const Body& body) {
 // are updated at once. A strictly greater value replaces the best (so ties keep the first
 // cell), and a NaN replaces a number (so the first NaN wins, as in the reference). The index
 // starts at the window's first real cell, which is right when every value is -inf.
+// Max over windows that tile the plane: the best cell of each window row first (its column),
+// then the best of those rows -- ties keep the earlier cell and a NaN replaces a number, the
+// same row-major rule as the sweep below. Window width a constant for 2 and 3, as for averages.
+template <int KW, class T, class Idx>
+METALNET_INLINE void max_columns(const T* x, T* best, Idx* col, int64_t sums, int64_t kw) {
+  const int64_t k = KW > 0 ? KW : kw;
+#pragma omp simd
+  for (int64_t i = 0; i < sums; ++i) {
+    T b = x[i * k];
+    Idx c = 0;
+    for (int64_t s = 1; s < k; ++s) {
+      const T v = x[i * k + s];
+      const bool take = (v > b) | ((v != v) & (b == b));
+      b = take ? v : b;
+      c = take ? Idx(s) : c;
+    }
+    best[i] = b;
+    col[i] = c;
+  }
+}
+
+// rows_out output rows of a run of whole planes (so row r is plane row r % ho).
+template <class T, class Idx>
+METALNET_INLINE void max_tiled_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax,
+                                       int64_t rows_out, T* best, Idx* col) {
+  const int64_t kh = g.kh, kw = g.kw, wo = g.wo, sums = rows_out * kh * wo;
+  if (kw == 2) max_columns<2>(x, best, col, sums, kw);
+  else if (kw == 3) max_columns<3>(x, best, col, sums, kw);
+  else max_columns<0>(x, best, col, sums, kw);
+  for (int64_t r = 0, oh = 0; r < rows_out; ++r, oh = oh + 1 == g.ho ? 0 : oh + 1) {
+    const T* b_in = best + r * kh * wo;
+    const Idx* c_in = col + r * kh * wo;
+    T* out = y + r * wo;
+    int64_t* where = argmax + r * wo;
+    const int64_t row_base = oh * kh * g.w;
+#pragma omp simd
+    for (int64_t ow = 0; ow < wo; ++ow) {
+      T b = b_in[ow];
+      int64_t h_best = 0;
+      for (int64_t h = 1; h < kh; ++h) {
+        const T v = b_in[h * wo + ow];
+        const bool take = (v > b) | ((v != v) & (b == b));
+        b = take ? v : b;
+        h_best = take ? h : h_best;
+      }
+      out[ow] = b;
+      where[ow] = row_base + h_best * g.w + ow * kw + c_in[h_best * wo + ow];
+    }
+  }
+}
+
 template <class T>
 void max_pool2d_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax) {
   // Indices are tracked in an integer of T's width (int32 for float) so the compare-and-select
   // stays in one vector shape and vectorises; they are widened to int64 once per row.
   using Idx = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  // Short output rows only: from 16 outputs a row the sweep below vectorises better (measured
+  // 1.4x slower tiled at 28; 3x faster tiled at 5, 1.3x at 14).
+  if (tiles_exactly(g) && g.wo < 16) {
+    const int64_t run = planes_per_run(g);
+    over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+      std::vector<T> best(size_t(run * g.h * g.wo));
+      std::vector<Idx> col(size_t(run * g.h * g.wo));
+      for (int64_t p = p0; p < p1; p += run) {
+        const int64_t planes = std::min(run, p1 - p);
+        max_tiled_forward(g, x + p * g.h * g.w, y + p * g.ho * g.wo, argmax + p * g.ho * g.wo,
+                          planes * g.ho, best.data(), col.data());
+      }
+    });
+    return;
+  }
   const ColumnRanges cols(g);
   const int64_t *col_lo = cols.lo.data(), *col_hi = cols.hi.data();
   over_planes(g, [=](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
@@ -132,22 +214,6 @@ std::vector<T> avg_scales(const PoolGeometry& g, bool include_pad) {
   return scale;
 }
 
-// Windows that tile the planes exactly (stride = kernel, no padding, no leftover): a run of
-// planes is one block of rows, so a window's columns are summed by one flat strided loop and
-// its rows by one pass over the output rows. Tiny planes (LeNet's 10 x 10) then no longer pay
-// a handful of short loops per output row. Runs of planes are cut to keep the column sums in L1.
-bool tiles_exactly(const PoolGeometry& g) {
-  return g.kh == g.sh && g.kw == g.sw && g.pt == 0 && g.pl == 0 && g.h == g.ho * g.kh &&
-         g.w == g.wo * g.kw;
-}
-
-constexpr int64_t kTiledSums = 4096;  // column sums per run of planes
-
-int64_t planes_per_run(const PoolGeometry& g) {
-  return std::max<int64_t>(1, kTiledSums / std::max<int64_t>(1, g.h * g.wo));
-}
-
-// y (rows_out x wo) = scale * window sums of x (rows_out*kh x W); cs: rows_out*kh*wo scratch.
 // cs[i] = x[i*KW] + ... + x[i*KW + KW-1]: KW a constant where it can be (2 and 3, the common
 // windows), so the loads are shuffles of contiguous vectors rather than gathers.
 template <int KW, class T>

@@ -48,10 +48,12 @@ def test_pooling_matches_reference(kernel, stride, padding, dtype, isa, rng):
 @pytest.mark.parametrize("kernel, shape", [
     (2, (256, 6, 28, 28)), (2, (7, 16, 10, 10)), (3, (2, 5, 9, 27)), ((2, 3), (3, 4, 14, 9)),
     (4, (1, 3, 8, 12)), ((1, 5), (2, 2, 3, 35)), (1, (2, 3, 4, 5))])
-def test_average_pooling_of_windows_that_tile_the_plane(kernel, shape, dtype, threads, isa, rng):
-    """stride = kernel, no padding, sizes multiples of it: the flat two-pass kernel (column
-    sums with the window width a constant for 2 and 3, then row sums), runs of planes cut."""
+def test_pooling_of_windows_that_tile_the_plane(kernel, shape, dtype, threads, isa, rng):
+    """stride = kernel, no padding, sizes multiples of it: the flat two-pass kernels (window
+    columns first, with the width a constant for 2 and 3, then window rows), runs of planes cut;
+    max pooling takes them for rows under 16 outputs. Ties are planted to check the argmax order."""
     x = rng.standard_normal(shape).astype(dtype)
+    x[..., ::3, 1::2] = x[..., ::3, ::2][..., : x[..., ::3, 1::2].shape[-1]]  # equal neighbours
     before = metalnet.get_num_threads()
     try:
         metalnet.set_num_threads(threads)
@@ -59,12 +61,17 @@ def test_average_pooling_of_windows_that_tile_the_plane(kernel, shape, dtype, th
             y = ops.avg_pool2d_forward(x, kernel)
             dy = rng.standard_normal(y.shape).astype(dtype)
             dx = ops.avg_pool2d_backward(dy, x.shape, kernel)
+            y_max, argmax = ops.max_pool2d_forward(x, kernel)
     finally:
         metalnet.set_num_threads(before)
-    assert_close(y, reference.avg_pool2d_forward(x.astype(np.float64), kernel), dtype, "cpu",
+    x64 = x.astype(np.float64)
+    assert_close(y, reference.avg_pool2d_forward(x64, kernel), dtype, "cpu",
                  floor_rms=0.1, what=f"avg tiled[{isa}] {kernel} {shape}")
     assert_close(dx, reference.avg_pool2d_backward(dy.astype(np.float64), x.shape, kernel),
                  dtype, "cpu", what=f"avg tiled backward[{isa}] {kernel} {shape}")
+    y_ref, argmax_ref = reference.max_pool2d_forward(x64, kernel)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    assert_close(y_max, y_ref, dtype, "cpu", what=f"max tiled[{isa}] {kernel} {shape}")
 
 
 def test_ties_go_to_the_first_cell_and_nan_wins():
