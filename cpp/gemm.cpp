@@ -384,7 +384,7 @@ GemmTile gemm_tile(int64_t m) {
     return (m + mr - 1) / mr * mr;
   };
   // A clear margin: the wide tile's 48-column panels round the caller's N up further.
-  const bool wide = m > 0 && double(padded(true)) * 1.05 < double(padded(false));
+  const bool wide = double(padded(true)) * 1.05 < double(padded(false));
   return {tile_rows<T>(wide), tile_cols<T>(wide), wide};
 }
 

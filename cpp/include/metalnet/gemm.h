@@ -46,9 +46,9 @@ struct GemmTile {
   int64_t mr, nr;
   bool wide;
 };
-// m > 0: the wide tile where it pads m rows clearly less (64 rows: 64 vs 72), else the tall one.
+// The wide tile where it pads m rows clearly less (64 rows: 64 vs 72), else the tall one.
 template <class T>
-GemmTile gemm_tile(int64_t m = 0);
+GemmTile gemm_tile(int64_t m);
 // C (M x N, row stride ldc) = A @ B on the calling thread, from panels the caller packed:
 // A (M x K) in MR-high panels, element (i, p) at (i / MR) * MR*K + p * MR + i % MR, rows past
 // M zero; B (K x N) in NR-wide panels, element (p, j) at (j / NR) * NR*K + p * NR + j % NR.
