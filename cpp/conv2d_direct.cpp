@@ -50,7 +50,7 @@ METALNET_INLINE void direct_tile(const DirectArgs& a, const T* image, const int6
     for (int j = 0; j < NV; ++j) w[j] = load_vec<V>(wt + t * a.kpad + j * L);
 #pragma GCC unroll 32
     for (int p = 0; p < P; ++p) {
-      const V xv = V{} + origin[p][tap];
+      const T xv = origin[p][tap];  // scalar x vector: a broadcast load (see microkernel_body)
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[p][j] += xv * w[j];
     }
@@ -141,7 +141,7 @@ METALNET_INLINE void rows_tile(const RowsArgs& a, const T* image, const T* wk, i
     const T* wt = wk + t * KB;
 #pragma GCC unroll 8
     for (int k = 0; k < KB; ++k) {
-      const V wv = V{} + wt[k];
+      const T wv = wt[k];  // scalar x vector: a broadcast load (see microkernel_body)
 #pragma GCC unroll 8
       for (int v = 0; v < NVP; ++v) acc[k][v] += xv[v] * wv;
     }

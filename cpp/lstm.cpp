@@ -34,33 +34,58 @@ Range share(int64_t count, int64_t unit, int thread, int threads) {
           std::min(count, units * (thread + 1) / threads * unit)};
 }
 
+// A step's product C (m x n) = A (m x k) @ B (prepacked) split between the team: whole panels
+// shared evenly, and the panels left over (fewer than one per thread) split by rows -- with 43
+// panels, one thread would otherwise compute 22 while the other waits at the barrier after 21.
+struct ProductShare {
+  Range cols, tail_rows;
+  int64_t tail_col;
+};
+ProductShare share_product(int64_t m, int64_t n, int64_t nr, int thread, int threads) {
+  const int64_t panels = (n + nr - 1) / nr, even = std::min(n, panels / threads * threads * nr);
+  return {share(even, nr, thread, threads), share(m, 8, thread, threads), even};
+}
+
+// This thread's part of C = A @ B (beta 0), A and C row-major with rows k and n long.
+template <class T>
+void step_product(const ProductShare& part, int64_t m, int64_t n, int64_t k, const T* a,
+                  const PackedB<T>& b, T* c) {
+  if (part.cols.lo < part.cols.hi)
+    gemm_packed_columns<T>(false, m, part.cols.lo, part.cols.hi, k, T(1), a, k, b, T(0), c, n);
+  const Range rows = part.tail_rows;
+  if (part.tail_col < n && rows.lo < rows.hi)
+    gemm_packed_columns<T>(false, rows.hi - rows.lo, part.tail_col, n, k, T(1), a + rows.lo * k,
+                           k, b, T(0), c + rows.lo * n, n);
+}
+
 // Threads for a recurrence of N x H states: one alone for small layers, where the barriers
 // would cost more than the work.
 int team_size(int64_t n, int64_t hidden) {
   return double(n) * 4 * hidden * hidden < kGemmParallelFlops ? 1 : num_threads();
 }
 
-// Rows [r0, r1) of a (N, 4H): pre-activations in, activated gates out; writes those rows of
-// c_next and h_next.
+// Rows [r0, r1) of a (N, 4H): input projections in, activated gates out (a + rec + b is the
+// pre-activation, rec the recurrent product); writes those rows of c_next and h_next.
 template <class T>
 struct GatesForward {
   int64_t hidden;
-  const T *b, *c;
+  const T *b, *c, *rec;
   T *a, *c_next, *h_next;
   METALNET_SIMD_BODY void operator()(int64_t r0, int64_t r1) const {
     const int64_t H = hidden;
     for (int64_t r = r0; r < r1; ++r) {
       T* ar = a + r * 4 * H;
+      const T* rr = rec + r * 4 * H;
       const T* cr = c + r * H;
       T* cn = c_next + r * H;
       T* hn = h_next + r * H;
 #pragma omp simd
       for (int64_t j = 0; j < H; ++j) {
         const T zero = T(0);
-        const T ii = vsigmoid(ar[j] + (b ? b[j] : zero));
-        const T ff = vsigmoid(ar[H + j] + (b ? b[H + j] : zero));
-        const T gg = vtanh(ar[2 * H + j] + (b ? b[2 * H + j] : zero));
-        const T oo = vsigmoid(ar[3 * H + j] + (b ? b[3 * H + j] : zero));
+        const T ii = vsigmoid(ar[j] + rr[j] + (b ? b[j] : zero));
+        const T ff = vsigmoid(ar[H + j] + rr[H + j] + (b ? b[H + j] : zero));
+        const T gg = vtanh(ar[2 * H + j] + rr[2 * H + j] + (b ? b[2 * H + j] : zero));
+        const T oo = vsigmoid(ar[3 * H + j] + rr[3 * H + j] + (b ? b[3 * H + j] : zero));
         const T cc = ff * cr[j] + ii * gg;
         ar[j] = ii;
         ar[H + j] = ff;
@@ -113,16 +138,22 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   if (s.t == 0 || s.n == 0 || H == 0) return;
   // w_hh^T, packed once and reused by every step.
   const PackedB<T> w_hh_t = gemm_pack_b<T>(true, H, G, w_hh, H, s.n);
+  // h @ w_hh^T goes to a buffer that stays in cache from step to step; the gate pass adds the
+  // projection to it, reading that in order. (Accumulating into the projection's rows missed
+  // the cache on every register tile: they were written tens of MiB earlier.)
+  static thread_local std::vector<T> rec_buffer;
+  if (rec_buffer.size() < size_t(s.n) * G) rec_buffer.resize(size_t(s.n) * G);
+  T* const rec = rec_buffer.data();
   run_team(team_size(s.n, H), [&](int thread, int threads) {
-    const Range cols = share(G, w_hh_t.nr, thread, threads), rows = share(s.n, 1, thread, threads);
+    const ProductShare part = share_product(s.n, G, w_hh_t.nr, thread, threads);
+    const Range rows = share(s.n, 1, thread, threads);
     for (int64_t t = 0; t < s.t; ++t) {
       const T* h_prev = t ? hs + (t - 1) * step : h0;
       const T* c_prev = t ? cs + (t - 1) * step : c0;
       T* a = gates + t * s.n * G;
-      if (cols.lo < cols.hi)
-        gemm_packed_columns<T>(false, s.n, cols.lo, cols.hi, H, T(1), h_prev, H, w_hh_t, T(1), a, G);
+      step_product(part, s.n, G, H, h_prev, w_hh_t, rec);
       team_barrier();  // every gate column of every row in place
-      const GatesForward<T> body{H, b, c_prev, a, cs + t * step, hs + t * step};
+      const GatesForward<T> body{H, b, c_prev, rec, a, cs + t * step, hs + t * step};
       if (rows.lo < rows.hi) METALNET_DISPATCH_ISA(run, body, rows.lo, rows.hi);
       team_barrier();  // h_t complete before the next product reads it
     }
@@ -150,7 +181,8 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
     // Iteration k (step t = T-1-k) reads dc from dc[k-1 parity] and writes dc[k parity]; the
     // gate pass splits rows, the product dh = da_t @ w_hh splits columns.
     run_team(team_size(s.n, H), [&](int thread, int threads) {
-      const Range cols = share(H, w_hh_packed.nr, thread, threads), rows = share(s.n, 1, thread, threads);
+      const ProductShare part = share_product(s.n, H, w_hh_packed.nr, thread, threads);
+      const Range rows = share(s.n, 1, thread, threads);
       for (int64_t k = 0; k < s.t; ++k) {
         const int64_t t = s.t - 1 - k;
         const T* dc_in = k ? dc.data() + ((k - 1) % 2) * step : dc_last;
@@ -163,9 +195,7 @@ void lstm_backward(const LstmShape& s, const T* dhs, const T* dh_last, const T* 
                                     c_prev, cs + t * step, dat, dc_out};
         if (rows.lo < rows.hi) METALNET_DISPATCH_ISA(run, body, rows.lo, rows.hi);
         team_barrier();  // da_t complete
-        if (cols.lo < cols.hi)
-          gemm_packed_columns<T>(false, s.n, cols.lo, cols.hi, G, T(1), dat, G, w_hh_packed,
-                                 T(0), dh.data(), H);
+        step_product(part, s.n, H, G, dat, w_hh_packed, dh.data());
         team_barrier();  // dh complete before the next gate pass reads its rows
       }
     });

@@ -39,6 +39,31 @@ def test_sequence_matches_reference(steps, n, inp, hidden, dtype, isa, rng):
         assert_close(got, want, dtype, "cpu", chain=30, floor_rms=1.0, what=f"{name}[{isa}]")
 
 
+@pytest.mark.parametrize("threads", (1, 2))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+def test_sequence_on_a_thread_team(threads, dtype, rng):
+    # Large enough for the recurrence to run on a team (N*4H*H >= 1e6), with gate columns (800)
+    # and hidden units (200) that are not a whole number of panels per thread: the panels left
+    # over are split by rows, forward (dh @ w_hh^T) and backward (da @ w_hh).
+    steps, n, inp, hidden = 5, 13, 11, 200
+    args = _inputs(rng, steps, n, inp, hidden, dtype)
+    before = metalnet.get_num_threads()
+    try:
+        metalnet.set_num_threads(threads)
+        with metalnet.backend("cpu"):
+            hs, _, c_last, cache = ops.lstm_forward(*args)
+            dhs = rng.standard_normal(hs.shape).astype(dtype)
+            grads = ops.lstm_backward(dhs, None, None, cache)
+    finally:
+        metalnet.set_num_threads(before)
+    ref_hs, _, ref_c, ref_cache = reference.lstm_forward(*(a.astype(np.float64) for a in args))
+    assert_close(hs, ref_hs, dtype, "cpu", chain=30, floor_rms=1.0, what="hs")
+    assert_close(c_last, ref_c, dtype, "cpu", chain=30, floor_rms=1.0, what="c_last")
+    ref = reference.lstm_backward(dhs.astype(np.float64), None, None, ref_cache)
+    for name, got, want in zip(("dx", "dh0", "dc0", "dw_ih", "dw_hh", "db"), grads, ref):
+        assert_close(got, want, dtype, "cpu", chain=30, floor_rms=1.0, what=name)
+
+
 def test_cell_is_the_one_step_sequence(rng):
     x, h, c, w_ih, w_hh, b = _inputs(rng, 1, 5, 9, 6, np.float64)
     with metalnet.backend("cpu"):

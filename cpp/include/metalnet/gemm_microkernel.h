@@ -47,7 +47,10 @@ METALNET_INLINE void microkernel_body(int64_t kc, const T* __restrict a, const T
     for (int j = 0; j < NV; ++j) bv[j] = load_vec<V>(b + j * Lanes);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const V ai = V{} + a[i];  // broadcast
+      // Scalar times vector: the compiler broadcasts a[i] straight from memory. (`V{} + a[i]`
+      // would be a scalar add of 0.0 -- it must turn -0.0 into +0.0 -- then a register
+      // broadcast: two extra floating-point instructions per value of A.)
+      const T ai = a[i];
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] += ai * bv[j];
     }
