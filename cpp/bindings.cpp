@@ -407,36 +407,28 @@ void bind_conv2d(py::module_& m) {
      py::arg("sw"), py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"),
      "The algorithms conv2d_forward (algorithm='auto') and conv2d_backward pick for a layer:\n"
      "{'forward': ..., 'dx': ..., 'dw': ...}.");
-  // dx may be None: not wanted (a layer whose input needs no gradient).
+  // dx may be None (a layer whose input needs no gradient), dw and db too (a transposed
+  // convolution's forward pass is this dx alone).
   m.def("conv2d_backward", [](const py::array& dy, const py::array& x, const py::array& w,
-                              const py::object& dx_out, py::array& dw_out, py::array& db,
-                              int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
-                              int64_t dw) {
-    py::array dx;
-    if (!dx_out.is_none()) {
-      dx = dx_out.cast<py::array>();
-      require_contiguous(dx, "dx");
-      require_writeable(dx, "dx");
-      if (!dx.dtype().is(dy.dtype())) throw py::type_error("all arrays must share one dtype");
-      if (dx.size() != x.size()) throw py::value_error("dx must match x");
-    }
-    for (const py::array* a : std::initializer_list<const py::array*>{&dy, &x, &w, &dw_out, &db})
+                              const py::object& dx_out, const py::object& dw_out,
+                              const py::object& db_out, int64_t sh, int64_t sw, int64_t pt,
+                              int64_t pl, int64_t dh, int64_t dw) {
+    for (const py::array* a : std::initializer_list<const py::array*>{&dy, &x, &w})
       require_contiguous(*a, "array");
-    require_writeable(dw_out, "dw");
-    require_writeable(db, "db");
-    for (const py::array* a : std::initializer_list<const py::array*>{&x, &w, &dw_out, &db})
+    for (const py::array* a : std::initializer_list<const py::array*>{&x, &w})
       if (!a->dtype().is(dy.dtype())) throw py::type_error("all arrays must share one dtype");
     const ConvGeometry g = conv_geometry(x, w, dy, sh, sw, pt, pl, dh, dw);
-    if (dw_out.size() != w.size() || db.size() != g.k)
-      throw py::value_error("dw, db must match w and (K,)");
+    py::array dx_arr = optional_output(dx_out, "dx", dy, x.size(), "x's number of");
+    py::array dw_arr = optional_output(dw_out, "dw", dy, w.size(), "w's number of");
+    py::array db_arr = optional_output(db_out, "db", dy, g.k, "K");
     dispatch_float(dy, "dy", [&](auto zero) {
       using T = decltype(zero);
       const T* dyp = cptr<T>(dy);
       const T* xp = cptr<T>(x);
       const T* wp = cptr<T>(w);
-      T* dxp = dx_out.is_none() ? nullptr : mptr<T>(dx);
-      T* dwp = mptr<T>(dw_out);
-      T* dbp = mptr<T>(db);
+      T* dxp = dx_out.is_none() ? nullptr : mptr<T>(dx_arr);
+      T* dwp = dw_out.is_none() ? nullptr : mptr<T>(dw_arr);
+      T* dbp = db_out.is_none() ? nullptr : mptr<T>(db_arr);
       py::gil_scoped_release nogil;
       conv2d_backward(g, dyp, xp, wp, dxp, dwp, dbp);
     });

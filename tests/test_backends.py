@@ -66,17 +66,25 @@ def test_primitive_matches_reference(name, dtype, backend, rng, seed):
         _compare(name, args, out, ref, dtype, backend, context)
 
 
+@pytest.mark.parametrize("need_dx, need_dw", [(False, True), (True, False), (False, False)],
+                         ids=("dw-only", "dx-only", "nothing"))
 @pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
-def test_conv2d_backward_without_dx(dtype, backend, rng, seed):
-    """need_dx=False: dx is None and dw, db are those of the full backward."""
+def test_conv2d_backward_parts(need_dx, need_dw, dtype, backend, rng, seed):
+    """need_dx=False gives dx None, need_dw=False dw and db None; what is computed equals the
+    full backward of the reference."""
+    wanted = (need_dx, need_dw, need_dw)
     for _ in range(REPEATS):
         args, kwargs = CASES["conv2d_backward"](rng)
         args = cast(args, dtype)
         ref = reference.conv2d_backward(*cast(args, np.float64), **kwargs)
-        out = ops.conv2d_backward(*(to_device(a, backend) for a in args), **kwargs, need_dx=False)
-        assert out[0] is None
+        out = ops.conv2d_backward(*(to_device(a, backend) for a in args), **kwargs,
+                                  need_dx=need_dx, need_dw=need_dw)
+        assert [o is None for o in out] == [not w for w in wanted]
         context = f"(seed {seed}, shapes {[a.shape for a in args]}, {kwargs})"
-        _compare("conv2d_backward", args, out[1:], ref[1:], dtype, backend, context)
+        kept = [i for i, w in enumerate(wanted) if w]
+        if kept:
+            _compare("conv2d_backward", args, tuple(out[i] for i in kept),
+                     tuple(ref[i] for i in kept), dtype, backend, context)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))

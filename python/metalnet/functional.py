@@ -150,7 +150,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     # The conv whose input gradient this is maps (N, C_out, H', W') -> (N, C_in, H, W); only
     # the shape of its input matters for dx, so zeros stand in for it.
     stand_in = xp.zeros((n, c_out, h_out, w_out), dtype=x.dtype)
-    y = ops.conv2d_backward(xd, stand_in, weight.data, **geometry)[0]
+    y = ops.conv2d_backward(xd, stand_in, weight.data, **geometry, need_dw=False)[0]
     if bias is not None:
         y += bias.data.reshape(1, -1, 1, 1)
 

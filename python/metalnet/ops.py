@@ -107,19 +107,21 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return _backend(device).conv2d_forward(x, w, b, **geometry)
 
 
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True):
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True,
+                    need_dw=True):
     """(dx, dw, db) of conv2d_forward given the upstream gradient dy (N, K, H_out, W_out).
 
     need_dx=False skips dx (returned as None): a layer whose input needs no gradient, such as a
-    network's first, saves that whole product.
+    network's first, saves that whole product. need_dw=False skips dw and db (both None): a
+    transposed convolution's forward pass is this dx alone.
     """
     _, stride, padding, dilation, hw = _conv_args(x, w, stride, padding, dilation)
     check.array(dy, "dy", ndim=4)
     check.shape(dy, "dy", (x.shape[0], w.shape[0]) + hw, "the forward output's shape")
-    need_dx = check.flag(need_dx, "need_dx")
+    need_dx, need_dw = check.flag(need_dx, "need_dx"), check.flag(need_dw, "need_dw")
     device = check.same_dtype_and_device(dy=dy, x=x, w=w)
     return _backend(device).conv2d_backward(dy, x, w, stride=stride, padding=padding,
-                                            dilation=dilation, need_dx=need_dx)
+                                            dilation=dilation, need_dx=need_dx, need_dw=need_dw)
 
 
 # ------------------------------------------------------- fused forwards (not primitives)

@@ -223,9 +223,10 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return np.ascontiguousarray(y, dtype=dtype)
 
 
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True):
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
     """Gradients of conv2d_forward: returns (dx, dw, db); dx is None when not ``need_dx`` (a
-    layer whose input needs no gradient, e.g. a network's first).
+    layer whose input needs no gradient, e.g. a network's first), dw and db are None when not
+    ``need_dw`` (a transposed convolution's forward pass, which is this dx alone).
 
     Given dy = dL/dy (N, K, H_out, W_out), the input x (N, C, H, W) and weights w (K, C, R, S):
 
@@ -255,15 +256,16 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True):
         raise ValueError(f"dy must have shape {(n, k, h_out, w_out)}, got {dy.shape}")
     (sh, sw), (dh, dw_), (top, bottom, left, right) = stride, dilation, padding
 
-    db = dy.sum(axis=(0, 2, 3))
-
     x_padded = _pad_nchw(x, padding)
-    cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
-    # dw: contract (N, Ho, Wo): dy (N, K, Ho, Wo) x cols (N, C, R, S, Ho, Wo) -> (K, C, R, S).
-    dw = np.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5]))
+    dw = db = None
+    if need_dw:
+        db = np.ascontiguousarray(dy.sum(axis=(0, 2, 3)), dtype=dtype)
+        cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
+        # dw: contract (N, Ho, Wo): dy (N, K, Ho, Wo) x cols (N, C, R, S, Ho, Wo) -> (K, C, R, S).
+        dw = np.ascontiguousarray(np.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5])), dtype=dtype)
 
     if not need_dx:
-        return None, np.ascontiguousarray(dw, dtype=dtype), np.ascontiguousarray(db, dtype=dtype)
+        return None, dw, db
     # Column gradients: contract K: w (K, C, R, S) x dy (N, K, Ho, Wo) -> (C, R, S, N, Ho, Wo).
     dcols = np.tensordot(w, dy, axes=([0], [1]))
     dx_padded = np.zeros_like(x_padded)
@@ -275,9 +277,7 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True):
             dx_padded[:, :, rows, columns] += dcols[:, i, j].transpose(1, 0, 2, 3)
     dx = dx_padded[:, :, top:top + h, left:left + wd]
 
-    return (np.ascontiguousarray(dx, dtype=dtype),
-            np.ascontiguousarray(dw, dtype=dtype),
-            np.ascontiguousarray(db, dtype=dtype))
+    return np.ascontiguousarray(dx, dtype=dtype), dw, db
 
 
 # --------------------------------------------------------------------------------------------

@@ -44,6 +44,19 @@ inline void require_io(const py::array& in, py::array& out, const char* in_name,
     throw py::type_error(std::string(out_name) + " must have the dtype of " + in_name);
 }
 
+// An output the caller may leave out: None gives an empty array (the kernel is then passed a
+// null pointer); otherwise a writeable C-contiguous array of like's dtype with `size` elements.
+inline py::array optional_output(const py::object& out, const char* name, const py::array& like,
+                                 py::ssize_t size, const char* expected) {
+  if (out.is_none()) return py::array();
+  py::array a = out.cast<py::array>();
+  require_contiguous(a, name);
+  require_writeable(a, name);
+  if (!a.dtype().is(like.dtype())) throw py::type_error(std::string(name) + " must share the inputs' dtype");
+  if (a.size() != size) throw py::value_error(std::string(name) + " must have " + expected + " elements");
+  return a;
+}
+
 template <class T>
 inline const T* cptr(const py::array& a) {
   return static_cast<const T*>(a.data());

@@ -47,9 +47,9 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return y
 
 
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True):
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
     dx = empty(x.shape, x.dtype) if need_dx else None
-    dw, db = empty(w.shape, w.dtype), empty(w.shape[:1], w.dtype)
+    dw, db = (empty(w.shape, w.dtype), empty(w.shape[:1], w.dtype)) if need_dw else (None, None)
     _cpu.conv2d_backward(dy, x, w, dx, dw, db, *stride, padding[0], padding[2], *dilation)
     return dx, dw, db
 

@@ -64,17 +64,20 @@ def conv2d_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
 
 
 def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-                    need_dx=True):
+                    need_dx=True, need_dw=True):
     _, _, h, wd = x.shape
     _, _, r, s = w.shape
     h_out, w_out = dy.shape[2:]
     (sh, sw), (dh, dw_), (top, _, left, _) = stride, dilation, padding
-    db = dy.sum(axis=(0, 2, 3))
     x_padded = _pad(x, padding)
-    cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
-    dw = cp.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5]))        # (K, C, R, S)
+    dw = db = None
+    if need_dw:
+        db = cp.ascontiguousarray(dy.sum(axis=(0, 2, 3)), dtype=x.dtype)
+        cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
+        dw = cp.ascontiguousarray(cp.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5])),  # (K, C, R, S)
+                                  dtype=x.dtype)
     if not need_dx:
-        return None, cp.ascontiguousarray(dw, dtype=x.dtype), cp.ascontiguousarray(db, dtype=x.dtype)
+        return None, dw, db
     dcols = cp.tensordot(w, dy, axes=([0], [1]))                      # (C, R, S, N, Ho, Wo)
     dx_padded = cp.zeros(x_padded.shape, dtype=x.dtype)
     for i in range(r):
@@ -82,8 +85,7 @@ def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
             dx_padded[:, :, _window(i * dh, sh, h_out), _window(j * dw_, sw, w_out)] += (
                 dcols[:, i, j].transpose(1, 0, 2, 3))
     dx = dx_padded[:, :, top:top + h, left:left + wd]
-    return (cp.ascontiguousarray(dx, dtype=x.dtype), cp.ascontiguousarray(dw, dtype=x.dtype),
-            cp.ascontiguousarray(db, dtype=x.dtype))
+    return cp.ascontiguousarray(dx, dtype=x.dtype), dw, db
 
 
 # ------------------------------------------------------------------------------- pooling
