@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import metalnet
+from metalnet.bench.timing import settle_allocator
 
 try:
     import torch
@@ -28,9 +29,13 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 @pytest.fixture(scope="session", autouse=True)
 def same_threads():
-    """Every peer gets the same number of threads as metalnet."""
+    """Every peer gets the same number of threads as metalnet, and the allocator the state of a
+    long-running process (metalnet.bench.timing.settle_allocator: without it, PyTorch's
+    temporaries fault in fresh pages on every call, and its times depended on whether some
+    earlier test had freed a large block)."""
     if torch is not None:
         torch.set_num_threads(metalnet.get_num_threads())
+    settle_allocator()
 
 
 @pytest.fixture

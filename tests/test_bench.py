@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import platform
 import subprocess
 import sys
 import time
@@ -12,6 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+try:
+    import resource
+except ImportError:  # not on this platform: the allocator test skips
+    resource = None
 
 import metalnet
 from metalnet.__main__ import main
@@ -158,6 +164,19 @@ def test_measure_keeps_warmup_out_and_reports_the_median():
                            timing.Budget(warmup=2, min_rounds=5, max_rounds=5, seconds=0))
     assert len(calls) == 7 and stats.rounds == 5
     assert stats.median == 5.0 and stats.best == 3.0
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or resource is None,
+                    reason="the mmap threshold is glibc's")
+def test_settled_allocator_reuses_large_blocks():
+    """After settle_allocator, a 4 MiB temporary comes back from the heap, not a fresh mapping
+    whose 1024 pages fault in again on every call."""
+    timing.settle_allocator()
+    np.ones(4 << 20, dtype=np.uint8)  # the heap may grow once
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(5):
+        np.ones(4 << 20, dtype=np.uint8)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 500
 
 
 def test_ratios_compare_every_peer_of_a_workload():

@@ -36,6 +36,7 @@ def run(cases, impls, budget=timing.FULL, seed=None, progress=True) -> list[dict
     """Every case on every implementation. Each implementation gets freshly drawn inputs, from
     one seed per case, so the peers of a workload compute on the same values."""
     seeds = np.random.SeedSequence(seed).spawn(len(cases))
+    timing.settle_allocator()
     bar = Progress(len(cases) * len(impls), enabled=progress)
     rows = []
     try:
