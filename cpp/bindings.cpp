@@ -400,7 +400,7 @@ void bind_conv2d(py::module_& m) {
     const ConvAlgorithm dx = dx_algorithm(g);
     py::dict plan;
     plan["forward"] = algorithm_name(choose_algorithm(g));
-    plan["dx"] = dx == ConvAlgorithm::im2col ? "col2im" : algorithm_name(dx);
+    plan["dx"] = algorithm_name(dx);
     plan["dw"] = algorithm_name(dw_algorithm(g));
     return plan;
   }, py::arg("x_shape"), py::arg("w_shape"), py::arg("ho"), py::arg("wo"), py::arg("sh"),

@@ -25,12 +25,18 @@
 namespace metalnet {
 namespace {
 
-constexpr int64_t kColBlockBytes = int64_t(2) << 20;  // the unrolled block stays in L2/L3
+// The unrolled block stays in L2/L3: 2 MiB, or as large as the weights up to 8 MiB. Every
+// block's GEMM packs all the weights again, so with 512 channels (9 MiB of 3x3 weights) and a
+// 2 MiB block of only 112 columns the packing cost nearly as much as the products (ResNet's
+// strided 256 -> 512 layer: 1.7x faster forward, 1.3x backward with the larger block).
+constexpr int64_t kColBlockBytes = int64_t(2) << 20, kColBlockMaxBytes = int64_t(8) << 20;
 
 // Columns per block: whole images when they are small, else part of one image.
 int64_t block_cols(const ConvGeometry& g, size_t elem) {
   const int64_t crs = std::max<int64_t>(1, g.c * g.r * g.s), per_image = g.ho * g.wo;
-  const int64_t cols = std::max<int64_t>(64, kColBlockBytes / (crs * int64_t(elem)));
+  const int64_t weights = g.k * crs * int64_t(elem);
+  const int64_t bytes = std::max(kColBlockBytes, std::min(kColBlockMaxBytes, weights));
+  const int64_t cols = std::max<int64_t>(64, bytes / (crs * int64_t(elem)));
   if (cols >= per_image) return std::min(g.n, cols / per_image) * per_image;
   return std::max<int64_t>(32, cols / 32 * 32);
 }
@@ -146,12 +152,17 @@ void gather_block(const ConvGeometry& g, const T* y, int64_t J0, int64_t J1, T* 
 template <class Unit>
 void over_units(const ConvGeometry& g, int64_t step, Unit&& unit) {
   const int64_t per_image = std::max<int64_t>(1, g.ho * g.wo);
-  const int64_t images = std::max<int64_t>(1, step / per_image);  // images per unit
+  const int threads = num_threads();
+  // Images per unit: as many as a block holds, then evened out so that every thread gets the
+  // same number of units of the same size (32 images in blocks of 28 are two units of 16, not
+  // 28 and 4 with one thread idle most of the time).
+  const int64_t most = std::max<int64_t>(1, step / per_image);
+  const int64_t rounds = ((g.n + most - 1) / most + threads - 1) / threads;
+  const int64_t images = std::max<int64_t>(1, (g.n + rounds * threads - 1) / (rounds * threads));
   const int64_t units = (g.n + images - 1) / images;
   auto run = [&](int64_t u0, int64_t u1, bool serial) {
     for (int64_t u = u0; u < u1; ++u) unit(u * images, std::min(g.n, (u + 1) * images), serial);
   };
-  const int threads = num_threads();
   if (units >= threads && threads > 1)
     parallel_for(units, 1, [&](int64_t lo, int64_t hi) { run(lo, hi, true); }, 1);
   else
@@ -162,6 +173,25 @@ template <class T>
 void run_gemm(bool serial, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a,
               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   (serial ? gemm_serial<T> : gemm<T>)(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
+}
+
+// dw (k x crs) += the sum of `count` matrices q (crs x k, one after another), transposed: in
+// square blocks, so that neither side is walked with a stride of a whole row (with 512 channels
+// the plain loop missed the cache on every element and took longer than the GEMMs).
+template <class T>
+void sum_transposed(const T* q, int count, int64_t crs, int64_t k, T* dw) {
+  constexpr int64_t B = 32;
+  parallel_for((k + B - 1) / B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t k0 = b0 * B; k0 < std::min(k, b1 * B); k0 += B)
+      for (int64_t j0 = 0; j0 < crs; j0 += B) {
+        const int64_t k1 = std::min(k, k0 + B), j1 = std::min(crs, j0 + B);
+        for (int t = 0; t < count; ++t) {
+          const T* qt = q + size_t(t) * k * crs;
+          for (int64_t kk = k0; kk < k1; ++kk)
+            for (int64_t j = j0; j < j1; ++j) dw[kk * crs + j] += qt[j * k + kk];
+        }
+      }
+  }, 1);
 }
 
 // Per-thread scratch, reused across calls.
@@ -205,14 +235,16 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 // With stride 1, dx is itself a convolution: of dy, padded by (R-1)*dh - pt on top (and the
 // like on the left), with the kernel flipped and its channel axes swapped. Strided layers, and
 // padding wider than the kernel's reach, use col2im instead; so do layers whose few input
-// channels would leave the direct kernel's channel vectors mostly empty (im2col does better).
+// channels would leave the direct kernel's channel vectors mostly empty (col2im does better).
+// Where the transposed layer goes to im2col, so does dx (512 channels at 4x4: 1.6x faster than
+// col2im, whose scatter-adds run in rows of four).
 ConvAlgorithm dx_algorithm(const ConvGeometry& g, ConvGeometry* transposed) {
   const int64_t top = (g.r - 1) * g.dh - g.pt, left = (g.s - 1) * g.dw - g.pl;
-  if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0) return ConvAlgorithm::im2col;
+  if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0) return ConvAlgorithm::col2im;
   const ConvGeometry t{g.n, g.k, g.ho, g.wo, g.c, g.r, g.s, g.h, g.w, 1, 1, top, left, g.dh, g.dw};
   if (transposed) *transposed = t;
   const ConvAlgorithm algorithm = choose_algorithm(t);
-  return algorithm == ConvAlgorithm::direct && g.c < 16 ? ConvAlgorithm::im2col : algorithm;
+  return algorithm == ConvAlgorithm::direct && g.c < 16 ? ConvAlgorithm::col2im : algorithm;
 }
 
 ConvAlgorithm dw_algorithm(const ConvGeometry& g) {
@@ -230,6 +262,7 @@ const char* algorithm_name(ConvAlgorithm algorithm) {
     case ConvAlgorithm::direct: return "direct";
     case ConvAlgorithm::rows: return "rows";
     case ConvAlgorithm::winograd: return "winograd";
+    case ConvAlgorithm::col2im: return "col2im";
     default: return "auto";
   }
 }
@@ -238,7 +271,7 @@ template <class T>
 bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   ConvGeometry t{};
   const ConvAlgorithm algorithm = dx_algorithm(g, &t);
-  if (algorithm == ConvAlgorithm::im2col) return false;
+  if (algorithm == ConvAlgorithm::col2im) return false;
   T* const flipped = scratch<T, 4>(size_t(g.c) * g.k * g.r * g.s);  // calling thread's
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t c = 0; c < g.c; ++c)
@@ -304,23 +337,30 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
     }
     if (dx) crop_images(g, p, dxp, n0, n1, dx);
   });
-  if (dw)
-    for (int t = 0; t < threads; ++t) {
-      const T* q = partial + size_t(t) * g.k * crs;
-      for (int64_t k = 0; k < g.k; ++k)
-        for (int64_t j = 0; j < crs; ++j) dw[k * crs + j] += q[j * g.k + k];
-    }
+  if (dw) sum_transposed(partial, threads, crs, g.k, dw);
 }
 
-// Measured on the course layers (benchmarks/bench_conv2d.py): Winograd wins on 3x3 stride-1
-// layers with enough channels for its 16 GEMMs (1.5-2.2x over direct from 128 channels, 1.2x at
-// 64, even at 32 and at 16 -> 32); with at most 16 output
-// channels and stride 1, vectors across positions beat vectors across channels (3x on LeNet's
-// 1 -> 6, 1.2x on 6 -> 16, 3x on its dx); the direct kernel wins up to 128 output channels
-// (1.3x on the 7x7/2 stem, even at 128); with 256 channels im2col's long GEMM rows reuse the
-// input better (1.2x).
+// Winograd where it pays, measured on 3x3 stride-1 layers from 4x4 to 56x56 outputs with 32 to
+// 512 channels (all algorithms interleaved in one process): from 20x20 outputs with at least 32
+// channels each way (1.2x over direct at 64 channels, 1.5-2.2x from 128); on smaller outputs
+// only with 128 to 256 channels and at least 6x6 outputs (1.2-1.6x). With fewer channels its 16
+// GEMMs are too small for their fixed costs (direct 1.3-1.6x faster at 32 and 64 channels on 8x8
+// to 16x16); 512 x 512 weights, 16 MiB once transformed, are streamed by every block of tiles
+// (im2col 1.2x faster at 4x4, 2.5x at 7x7, ResNet's and VGG's last layers).
+bool winograd_pays(const ConvGeometry& g) {
+  if (!winograd_applies(g) || g.c < 32 || g.k < 32) return false;
+  const int64_t outputs = g.ho * g.wo;
+  if (outputs >= 400) return true;
+  return std::min(g.c, g.k) >= 128 && g.c * g.k <= 256 * 512 && outputs >= 36;
+}
+
+// Measured on the course layers (benchmarks/bench_conv2d.py and the above): with at most 16
+// output channels and stride 1, vectors across positions beat vectors across channels (3x on
+// LeNet's 1 -> 6, 1.2x on 6 -> 16, 3x on its dx); the direct kernel wins up to 128 output
+// channels (1.3x on the 7x7/2 stem, even at 128); with 256 channels im2col's long GEMM rows
+// reuse the input better (1.2x).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g) {
-  if (winograd_applies(g) && g.c >= 32 && g.k >= 32) return ConvAlgorithm::winograd;
+  if (winograd_pays(g)) return ConvAlgorithm::winograd;
   if (g.sh == 1 && g.sw == 1 && g.k <= 16) return ConvAlgorithm::rows;
   return g.k <= 128 ? ConvAlgorithm::direct : ConvAlgorithm::im2col;
 }

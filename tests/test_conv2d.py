@@ -20,10 +20,31 @@ SHAPES = [  # x shape, w shape, geometry
     ((2, 4, 17, 13), (3, 4, 3, 2), dict(stride=(3, 2), padding=(0, 1, 2, 1), dilation=(2, 1))),
     ((5, 2, 9, 9), (4, 2, 1, 1), {}),                                       # 1x1 kernel
     ((1, 3, 6, 5), (2, 3, 8, 7), dict(padding=1)),                          # kernel = padded input
-    ((2, 64, 11, 9), (66, 64, 3, 3), dict(padding=1)),                      # Winograd fwd and dx
-    ((1, 67, 8, 7), (64, 67, 3, 3), dict(padding=(2, 0, 1, 2))),           # Winograd, asymmetric
+    ((1, 64, 21, 20), (66, 64, 3, 3), dict(padding=1)),                     # Winograd fwd and dx
+    ((1, 128, 8, 7), (128, 128, 3, 3), dict(padding=(2, 0, 1, 2))),        # Winograd, asymmetric
     ((2, 3, 12, 11), (5, 3, 3, 3), dict(padding=(1, 2, 0, 3), dilation=2)),  # rows kernel, dilated
+    ((2, 130, 5, 6), (17, 130, 3, 3), dict(padding=1)),                     # dx by im2col
+    ((2, 64, 7, 6), (40, 64, 3, 3), dict(padding=1)),                       # small: direct
+    ((2, 5, 9, 8), (130, 5, 3, 3), dict(stride=2, padding=1)),              # im2col forward
 ]
+
+
+def test_shapes_reach_every_backward_path():
+    """The shapes above run dx and dW by every algorithm conv2d_backward can pick."""
+    plans = []
+    for xs, ws, geo in SHAPES:
+        stride = geo.get("stride", 1)
+        stride = (stride, stride) if isinstance(stride, int) else stride
+        dilation = geo.get("dilation", 1)
+        dilation = (dilation, dilation) if isinstance(dilation, int) else dilation
+        pad = geo.get("padding", 0)
+        pad = (pad,) * 4 if isinstance(pad, int) else pad if len(pad) == 4 else (pad[0], pad[0], pad[1], pad[1])
+        ho = (xs[2] + pad[0] + pad[1] - dilation[0] * (ws[2] - 1) - 1) // stride[0] + 1
+        wo = (xs[3] + pad[2] + pad[3] - dilation[1] * (ws[3] - 1) - 1) // stride[1] + 1
+        plans.append(cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, pad[0], pad[2], *dilation))
+    assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "rows", "winograd"}
+    assert {p["dw"] for p in plans} == {"im2col", "rows", "winograd"}
+    assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "winograd"}
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
@@ -136,20 +157,26 @@ def test_winograd_forward(dtype, threads, isa, rng, seed):
 @pytest.mark.parametrize("threads", (1, 2))
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
 def test_winograd_backward(dtype, threads, isa, rng, seed):
-    """3x3 stride-1 layers with >= 32 channels each way: dx by the Winograd forward of dy, dW by
-    the transposed Winograd transforms."""
+    """3x3 stride-1 layers the rule gives Winograd (>= 20x20 outputs with >= 32 channels each
+    way, or 128-256 channels and >= 6x6 outputs): dx by the Winograd forward of dy, dW by the
+    transposed Winograd transforms."""
     r = np.random.default_rng(seed)
-    cases = [((1, 64, 3, 3), (64, 64, 3, 3), {}), ((2, 128, 9, 8), (128, 128, 3, 3), dict(padding=1)),
-             ((3, 67, 7, 6), (71, 67, 3, 3), dict(padding=(1, 2, 0, 1)))]
+    cases = [((1, 128, 8, 8), (128, 128, 3, 3), {}), ((2, 128, 9, 8), (128, 128, 3, 3), dict(padding=1)),
+             ((1, 37, 21, 20), (33, 37, 3, 3), dict(padding=(1, 2, 0, 1)))]
     for _ in range(3):
         n = int(r.choice([1, 2]))
-        c, k = (int(v) for v in r.choice([32, 37, 64, 71], 2))
-        h, w = (int(v) for v in r.integers(3, 12, 2))
+        c, k = (int(v) for v in r.choice([128, 131, 144], 2))
+        h, w = (int(v) for v in r.integers(8, 13, 2))
         cases.append(((n, c, h, w), (k, c, 3, 3), dict(padding=tuple(int(v) for v in r.integers(0, 3, 4)))))
     before = metalnet.get_num_threads()
     try:
         metalnet.set_num_threads(threads)
         for xs, ws, geo in cases:
+            pad = geo.get("padding", 0)
+            pad = (pad,) * 4 if isinstance(pad, int) else pad
+            ho, wo = xs[2] + pad[0] + pad[1] - 2, xs[3] + pad[2] + pad[3] - 2
+            plan = cpu.conv2d_plan(list(xs), list(ws), ho, wo, 1, 1, pad[0], pad[2], 1, 1)
+            assert plan == {"forward": "winograd", "dx": "winograd", "dw": "winograd"}, (xs, ws, geo)
             x = rng.standard_normal(xs).astype(dtype)
             w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
             with metalnet.backend("cpu"):

@@ -38,13 +38,14 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
 
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
-enum class ConvAlgorithm { automatic, im2col, direct, rows, winograd };
+// `col2im` is not a forward algorithm: dx computed from GEMM columns scattered back (below).
+enum class ConvAlgorithm { automatic, im2col, direct, rows, winograd, col2im };
 ConvAlgorithm choose_algorithm(const ConvGeometry& g);
 const char* algorithm_name(ConvAlgorithm algorithm);
 
 // The decisions conv2d_backward makes, one place for it and for anyone asking (the explainer).
 // dx: with stride 1, a convolution of dy (the layer with its kernel flipped and its channel axes
-// swapped, returned in `transposed`) by the returned algorithm; `im2col` means col2im instead.
+// swapped, returned in `transposed`) by the returned algorithm; or `col2im`.
 ConvAlgorithm dx_algorithm(const ConvGeometry& g, ConvGeometry* transposed = nullptr);
 // dW: `rows` = shifted dot products, `winograd` = the transposed Winograd, `im2col` = GEMM on
 // unrolled blocks.
