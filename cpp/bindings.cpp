@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include "metalnet/activations.h"
+#include "metalnet/batch_norm.h"
 #include "metalnet/bias.h"
 #include "metalnet/conv2d.h"
 #include "metalnet/lstm.h"
@@ -348,6 +349,90 @@ ConvGeometry conv_geometry(const py::array& x, const py::array& w, const py::arr
   return g;
 }
 
+// A float64 (C,) array: batch-norm statistics and per-channel factors stay in double.
+const double* channel_doubles(const py::array& a, int64_t c, const char* name) {
+  require_contiguous(a, name);
+  if (!has_dtype<double>(a) || a.ndim() != 1 || a.shape(0) != c)
+    throw py::type_error(std::string(name) + " must be a float64 array of shape (C,)");
+  return cptr<double>(a);
+}
+
+void bind_batch_norm(py::module_& m) {
+  m.def("batch_norm_stats", [](const py::array& x, py::array& mean, py::array& var) {
+    require_contiguous(x, "x");
+    int64_t n, c, inner;
+    channel_view(x, n, c, inner);
+    channel_doubles(mean, c, "mean");
+    channel_doubles(var, c, "var");
+    require_writeable(mean, "mean");
+    require_writeable(var, "var");
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      double* mp = mptr<double>(mean);
+      double* vp = mptr<double>(var);
+      py::gil_scoped_release nogil;
+      batch_norm_stats(xp, n, c, inner, mp, vp);
+    });
+  }, py::arg("x"), py::arg("mean"), py::arg("var"),
+     "Per-channel mean and biased variance of x (N, C, ...) into float64 (C,) arrays.");
+  m.def("channel_affine", [](const py::array& x, const py::array& center, const py::array& scale,
+                             const py::array& shift, py::array& out) {
+    require_contiguous(x, "x");
+    require_contiguous(out, "out");
+    require_writeable(out, "out");
+    require_same(x, out, "x", "out");
+    int64_t n, c, inner;
+    channel_view(x, n, c, inner);
+    const double* ce = channel_doubles(center, c, "center");
+    const double* sc = channel_doubles(scale, c, "scale");
+    const double* sh = channel_doubles(shift, c, "shift");
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* xp = cptr<T>(x);
+      T* yp = mptr<T>(out);
+      py::gil_scoped_release nogil;
+      channel_affine(xp, ce, sc, sh, yp, n, c, inner);
+    });
+  }, py::arg("x"), py::arg("center"), py::arg("scale"), py::arg("shift"), py::arg("out"),
+     "out = (x - center[c]) * scale[c] + shift[c] over the channel axis of x (N, C, ...).");
+  // gamma, dx, dgamma, dbeta may be None (no weight; not wanted).
+  m.def("batch_norm_backward", [](const py::array& dy, const py::array& x, const py::array& mean,
+                                  const py::array& inv_std, const py::object& gamma_in,
+                                  bool batch, const py::object& dx_out,
+                                  const py::object& dgamma_out, const py::object& dbeta_out) {
+    require_contiguous(dy, "dy");
+    require_contiguous(x, "x");
+    require_same(x, dy, "x", "dy");
+    int64_t n, c, inner;
+    channel_view(x, n, c, inner);
+    const double* mp = channel_doubles(mean, c, "mean");
+    const double* ip = channel_doubles(inv_std, c, "inv_std");
+    py::array gamma;
+    if (!gamma_in.is_none()) {
+      gamma = gamma_in.cast<py::array>();
+      require_contiguous(gamma, "gamma");
+      if (!gamma.dtype().is(x.dtype()) || gamma.size() != c)
+        throw py::value_error("gamma must be (C,) with the dtype of x");
+    }
+    py::array dx = optional_output(dx_out, "dx", x, x.size(), "x's number of");
+    py::array dgamma = optional_output(dgamma_out, "dgamma", x, c, "C");
+    py::array dbeta = optional_output(dbeta_out, "dbeta", x, c, "C");
+    dispatch_float(x, "x", [&](auto zero) {
+      using T = decltype(zero);
+      const T* gp = cptr<T>(dy);
+      const T* xp = cptr<T>(x);
+      const T* wp = gamma_in.is_none() ? nullptr : cptr<T>(gamma);
+      T* dxp = dx_out.is_none() ? nullptr : mptr<T>(dx);
+      T* dgp = dgamma_out.is_none() ? nullptr : mptr<T>(dgamma);
+      T* dbp = dbeta_out.is_none() ? nullptr : mptr<T>(dbeta);
+      py::gil_scoped_release nogil;
+      batch_norm_backward(gp, xp, mp, ip, wp, batch, dxp, dgp, dbp, n, c, inner);
+    });
+  }, py::arg("dy"), py::arg("x"), py::arg("mean"), py::arg("inv_std"), py::arg("gamma"),
+     py::arg("batch"), py::arg("dx"), py::arg("dgamma"), py::arg("dbeta"));
+}
+
 void bind_conv2d(py::module_& m) {
   m.def("conv2d_forward", [](const py::array& x, const py::array& w, const py::object& b,
                              py::array& y, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
@@ -549,6 +634,7 @@ PYBIND11_MODULE(_cpu, m) {
   bind_activations(m);
   bind_gemm(m);
   bind_bias(m);
+  bind_batch_norm(m);
   bind_conv2d(m);
   bind_lstm(m);
   bind_pool(m);

@@ -393,15 +393,18 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     count = x.numel() // max(c, 1)
+    if training and count < 2:
+        raise ValueError(f"batch norm in training needs more than one value per channel, "
+                         f"got input shape {x.shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("evaluation mode needs running_mean and running_var")
+    if x.ndim >= 3 and ops.has_fused("batch_norm_forward", x.data):
+        return _batch_norm_fused(x, running_mean, running_var, weight, bias, training, momentum,
+                                 eps, count)
     if training:
-        if count < 2:
-            raise ValueError(f"batch norm in training needs more than one value per channel, "
-                             f"got input shape {x.shape}")
         mean, var = x.data.mean(axis=axes), x.data.var(axis=axes)
         _update_running(running_mean, running_var, mean, var * (count / (count - 1)), momentum)
     else:
-        if running_mean is None or running_var is None:
-            raise ValueError("evaluation mode needs running_mean and running_var")
         mean, var = _data(running_mean), _data(running_var)
     inv_std = (1 / xp.sqrt(var + eps)).astype(x.dtype)
     xhat = (x.data - mean.reshape(shape)) * inv_std.reshape(shape)
@@ -425,6 +428,34 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Tr
         return tuple(grads)
     parents = (x,) + tuple(t for t in (weight, bias) if t is not None)
     return _make(y.astype(x.dtype, copy=False), parents, backward, "BatchNorm")
+
+
+def _batch_norm_fused(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                      count):
+    """batch_norm on a backend with the fused passes (cpu): statistics, normalisation and
+    affine map in two passes over x, the backward in two more, nothing kept but x and the
+    per-channel statistics (the array-op composition makes about fifteen passes and keeps xhat).
+    Used for (N, C, L) and (N, C, H, W); (N, C) rows are short and stay with the composition."""
+    xd = _c(x.data)
+    w = None if weight is None else weight.data
+    b = None if bias is None else bias.data
+    if training:
+        y, mean, var, inv_std = ops.batch_norm_forward(xd, w, b, eps=eps)
+        _update_running(running_mean, running_var, mean, var * (count / (count - 1)), momentum)
+    else:
+        y, mean, _, inv_std = ops.batch_norm_forward(xd, w, b, _data(running_mean),
+                                                     _data(running_var), eps=eps)
+
+    def backward(g):
+        dx, dw, db = ops.batch_norm_backward(_c(g), xd, mean, inv_std, w, batch=training)
+        grads = [dx]
+        if weight is not None:
+            grads.append(dw if weight.requires_grad else None)
+        if bias is not None:
+            grads.append(db if bias.requires_grad else None)
+        return tuple(grads)
+    parents = (x,) + tuple(t for t in (weight, bias) if t is not None)
+    return _make(y, parents, backward, "BatchNorm")
 
 
 def _data(t):

@@ -151,6 +151,69 @@ def conv2d_bias_relu_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return fused(x, w, b, **geometry)
 
 
+def _fused(device, name):
+    backend = _backend(device)
+    fn = getattr(backend, name, None)
+    if fn is None:
+        raise NotImplementedError(f"backend {backend.NAME!r} has no fused {name}; "
+                                  f"metalnet.functional.batch_norm composes it from array ops")
+    return fn
+
+
+def _channel_vectors(c, **arrays):
+    for name, a in arrays.items():
+        if a is not None:
+            check.array(a, name, ndim=1)
+            check.shape(a, name, (c,), "(C,), one value per channel of x")
+
+
+def batch_norm_forward(x, weight=None, bias=None, mean=None, var=None, *, eps=1e-5):
+    """Batch normalisation of x (N, C, ...) over every axis but the channel axis 1 ->
+    (y, mean, var, inv_std), the last three float64 (C,).
+
+    Without mean/var the batch's own statistics are used (training: var is the biased
+    variance); with them, those (evaluation: the running statistics). y = (x - mean) * inv_std *
+    weight + bias, inv_std = 1 / sqrt(var + eps). Only where ``has_fused("batch_norm_forward",
+    x)`` (cpu); metalnet.functional.batch_norm composes array ops elsewhere.
+    """
+    check.array(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x must be (N, C, ...), got shape {tuple(x.shape)}")
+    if (mean is None) != (var is None):
+        raise ValueError("mean and var must be given together (evaluation) or both left out")
+    _channel_vectors(x.shape[1], weight=weight, bias=bias)
+    if mean is not None:
+        _channel_vectors(x.shape[1], mean=mean, var=var)
+    eps = check.real(eps, "eps")
+    if not eps >= 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    device = check.same_dtype_and_device(x=x, weight=weight, bias=bias)
+    for name, stat in (("mean", mean), ("var", var)):  # any float dtype: read as float64
+        if stat is not None and check.device_of(stat) != device:
+            raise TypeError(f"{name} is on {check.device_of(stat)} but x is on {device}; "
+                            f"metalnet never copies between host and device silently")
+    return _fused(device, "batch_norm_forward")(x, weight, bias, mean, var, eps=eps)
+
+
+def batch_norm_backward(dy, x, mean, inv_std, weight=None, *, batch=True):
+    """(dx, dweight, dbias) of batch_norm_forward given dy, from the mean and inv_std it
+    returned; ``batch``: whether those were the batch's own statistics (training), which then
+    depend on x too. dweight is returned whether or not the forward had a weight."""
+    check.array(dy, "dy")
+    check.array(x, "x")
+    check.shape(dy, "dy", x.shape, "the shape of x")
+    if x.ndim < 2:
+        raise ValueError(f"x must be (N, C, ...), got shape {tuple(x.shape)}")
+    _channel_vectors(x.shape[1], weight=weight, mean=mean, inv_std=inv_std)
+    batch = check.flag(batch, "batch")
+    device = check.same_dtype_and_device(dy=dy, x=x, weight=weight)
+    for name, stat in (("mean", mean), ("inv_std", inv_std)):
+        if check.device_of(stat) != device:
+            raise TypeError(f"{name} is on {check.device_of(stat)} but x is on {device}; "
+                            f"metalnet never copies between host and device silently")
+    return _fused(device, "batch_norm_backward")(dy, x, mean, inv_std, weight, batch=batch)
+
+
 # ----------------------------------------------------------------------------- pooling
 def _pool_args(x_shape, kernel_size, stride, padding):
     kernel = _args.pair(kernel_size, "kernel_size")

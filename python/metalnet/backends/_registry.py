@@ -28,7 +28,7 @@ PRIMITIVES = (
 # Optional backend-level fused forwards, outside the primitive table: a backend may define them
 # (cuda and cupy do), ops.has_fused says whether the one running an array does, and the layers
 # (metalnet.functional) use them there and compose the primitives elsewhere.
-FUSED = ("conv2d_bias_relu_forward",)
+FUSED = ("conv2d_bias_relu_forward", "batch_norm_forward", "batch_norm_backward")
 
 # Preference order per device: the first available one is the default.
 BACKENDS = {"cpu": ("cpu", "numpy"), "cuda": ("cuda", "cupy")}

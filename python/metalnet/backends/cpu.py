@@ -54,6 +54,32 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, 
     return dx, dw, db
 
 
+# Fused batch norm (backend-level, see ops.batch_norm_forward): statistics and per-channel
+# factors in float64, the passes over x in C++.
+def batch_norm_forward(x, weight=None, bias=None, mean=None, var=None, *, eps=1e-5):
+    c = x.shape[1]
+    if mean is None:
+        mean, var = np.empty(c), np.empty(c)
+        _cpu.batch_norm_stats(x, mean, var)
+    else:
+        mean, var = (np.ascontiguousarray(a, dtype=np.float64) for a in (mean, var))
+    inv_std = 1 / np.sqrt(var + eps)
+    scale = inv_std if weight is None else inv_std * weight
+    shift = np.zeros_like(mean) if bias is None else bias.astype(np.float64)
+    y = empty(x.shape, x.dtype)
+    _cpu.channel_affine(x, mean, scale, shift, y)
+    return y, mean, var, inv_std
+
+
+def batch_norm_backward(dy, x, mean, inv_std, weight=None, *, batch=True):
+    c = x.shape[1]
+    dx, dweight, dbias = empty(x.shape, x.dtype), empty((c,), x.dtype), empty((c,), x.dtype)
+    _cpu.batch_norm_backward(dy, x, np.ascontiguousarray(mean, dtype=np.float64),
+                             np.ascontiguousarray(inv_std, dtype=np.float64), weight, batch,
+                             dx, dweight, dbias)
+    return dx, dweight, dbias
+
+
 def lstm_forward(x, h0, c0, w_ih, w_hh, b):
     steps, n, hidden = x.shape[0], x.shape[1], h0.shape[1]
     hs, cs = empty((steps, n, hidden), x.dtype), empty((steps, n, hidden), x.dtype)
