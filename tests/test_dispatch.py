@@ -73,6 +73,12 @@ def test_info_reports_every_backend_and_primitive():
     for prim, impls in data["primitives"].items():
         assert set(impls) == set(metalnet.backends())
         assert impls["numpy"] == "NumPy"
+    assert set(data["fused"]) == set(_registry.FUSED)
+    for name, has in data["fused"].items():
+        assert set(has) == set(metalnet.backends()) and has["numpy"] is False
+        assert has.get("cpu", name.startswith("batch_norm")) == name.startswith("batch_norm")
+    from metalnet.info import format_info
+    assert "batch_norm_forward" in format_info(data)
 
 
 def test_info_marks_native_only_what_the_extension_provides():

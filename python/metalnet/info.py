@@ -95,6 +95,12 @@ def info() -> dict:
                for name in _registry.ALL if _registry.load(name) is not None}
         for prim in _registry.PRIMITIVES
     }
+    # Optional fused functions (ops.has_fused): which available backends define each.
+    fused = {
+        name: {b: hasattr(_registry.load(b), name)
+               for b in _registry.ALL if _registry.load(b) is not None}
+        for name in _registry.FUSED
+    }
     return {
         "version": __version__,
         "python": sys.version.split()[0],
@@ -104,6 +110,7 @@ def info() -> dict:
         "default_backend": {dev: next((n for n in order if backends[n]["available"]), None)
                             for dev, order in _registry.BACKENDS.items()},
         "primitives": primitives,
+        "fused": fused,
         "cpu": _cpu_info(),
         "cuda": _cuda_info(),
         "cupy": _cupy_info(),
@@ -152,10 +159,16 @@ def format_info(data: dict) -> str:
                                            for dev, name in data["default_backend"].items()))
     lines.append("")
     names = [n for n, b in data["backends"].items() if b["available"]]
-    width = max(len(p) for p in data["primitives"])
+    width = max(len(p) for p in list(data["primitives"]) + list(data.get("fused", {})))
     lines.append("primitive".ljust(width) + "  " + "  ".join(n.ljust(6) for n in names))
     for prim, impls in data["primitives"].items():
         cells = [(impls.get(n) or "-").ljust(6) for n in names]
         lines.append(prim.ljust(width) + "  " + "  ".join(cells))
     lines.append("(C++ / CUDA: native kernel; NumPy / CuPy: array-library code; -: not available)")
+    lines.append("")
+    lines.append("fused".ljust(width) + "  " + "  ".join(n.ljust(6) for n in names))
+    for name, has in data["fused"].items():
+        lines.append(name.ljust(width) + "  " + "  ".join(
+            ("yes" if has.get(n) else "-").ljust(6) for n in names))
+    lines.append("(optional one-pass functions the layers use where a backend has them)")
     return "\n".join(lines)
