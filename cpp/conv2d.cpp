@@ -112,7 +112,8 @@ template <class T>
 void im2col_block(const ConvGeometry& g, const Padded& p, const T* xp, int64_t J0, int64_t J1,
                   T* col, bool serial) {
   const int64_t cols = J1 - J0, sw = g.sw;
-  walk_block(g, p, const_cast<T*>(xp), J0, J1, serial, [&](int64_t row, int64_t off, T* src, int64_t len) {
+  T* const x = const_cast<T*>(xp);
+  walk_block(g, p, x, J0, J1, serial, [&](int64_t row, int64_t off, T* src, int64_t len) {
     T* dst = col + row * cols + off;
     if (sw == 1) {
       std::memcpy(dst, src, sizeof(T) * len);

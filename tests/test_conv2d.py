@@ -39,10 +39,14 @@ def test_shapes_reach_every_backward_path():
         dilation = geo.get("dilation", 1)
         dilation = (dilation, dilation) if isinstance(dilation, int) else dilation
         pad = geo.get("padding", 0)
-        pad = (pad,) * 4 if isinstance(pad, int) else pad if len(pad) == 4 else (pad[0], pad[0], pad[1], pad[1])
+        if isinstance(pad, int):
+            pad = (pad,) * 4
+        elif len(pad) == 2:
+            pad = (pad[0], pad[0], pad[1], pad[1])
         ho = (xs[2] + pad[0] + pad[1] - dilation[0] * (ws[2] - 1) - 1) // stride[0] + 1
         wo = (xs[3] + pad[2] + pad[3] - dilation[1] * (ws[3] - 1) - 1) // stride[1] + 1
-        plans.append(cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, pad[0], pad[2], *dilation))
+        plans.append(cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, pad[0], pad[2],
+                                     *dilation))
     assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "rows", "winograd"}
     assert {p["dw"] for p in plans} == {"im2col", "rows", "winograd"}
     assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "winograd"}

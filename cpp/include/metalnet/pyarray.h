@@ -52,8 +52,10 @@ inline py::array optional_output(const py::object& out, const char* name, const 
   py::array a = out.cast<py::array>();
   require_contiguous(a, name);
   require_writeable(a, name);
-  if (!a.dtype().is(like.dtype())) throw py::type_error(std::string(name) + " must share the inputs' dtype");
-  if (a.size() != size) throw py::value_error(std::string(name) + " must have " + expected + " elements");
+  if (!a.dtype().is(like.dtype()))
+    throw py::type_error(std::string(name) + " must share the inputs' dtype");
+  if (a.size() != size)
+    throw py::value_error(std::string(name) + " must have " + expected + " elements");
   return a;
 }
 

@@ -74,8 +74,8 @@ def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
     if need_dw:
         db = cp.ascontiguousarray(dy.sum(axis=(0, 2, 3)), dtype=x.dtype)
         cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
-        dw = cp.ascontiguousarray(cp.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5])),  # (K, C, R, S)
-                                  dtype=x.dtype)
+        dw = cp.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5]))      # (K, C, R, S)
+        dw = cp.ascontiguousarray(dw, dtype=x.dtype)
     if not need_dx:
         return None, dw, db
     dcols = cp.tensordot(w, dy, axes=([0], [1]))                      # (C, R, S, N, Ho, Wo)
