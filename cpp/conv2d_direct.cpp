@@ -264,14 +264,6 @@ PaddedInput<T> pad_input(const ConvGeometry& g, const T* x, int64_t slack_rows, 
   return p;
 }
 
-int64_t lanes_for(size_t elem) {
-  switch (active_isa()) {
-    case Isa::avx512: return 64 / int64_t(elem);
-    case Isa::avx2: return 32 / int64_t(elem);
-    default: return 16 / int64_t(elem);
-  }
-}
-
 }  // namespace
 
 template <class T>

@@ -334,14 +334,15 @@ void gemm_threads(int max_threads, bool trans_a, bool trans_b, int64_t m, int64_
 namespace {
 
 // C = A @ B from whole-depth panels (gemm_panels): B panel by B panel, each swept against every
-// A panel while it sits in L1; the depth is cut into KC slices like the blocked driver.
+// A panel while it sits in L1; so the depth is cut into slices of half L1, as for a prepacked B.
 template <class Cfg, class T>
 METALNET_INLINE void panels_blocked(int64_t m, int64_t n, int64_t k, const T* a, const T* b,
                                     T* c, int64_t ldc) {
   constexpr int MR = Cfg::MR, NR = Cfg::NV * Cfg::lanes, KC = Cfg::KC;
   alignas(64) T edge[MR * NR];
-  for (int64_t pc = 0; pc < k; pc += KC) {
-    const int64_t kc = std::min<int64_t>(KC, k - pc);
+  const int64_t depth = std::min<int64_t>(KC, kL1Bytes / 2 / (NR * sizeof(T)) / 8 * 8);
+  for (int64_t pc = 0; pc < k; pc += depth) {
+    const int64_t kc = std::min<int64_t>(depth, k - pc);
     for (int64_t jr = 0; jr < n; jr += NR) {
       const T* bp = b + jr * k + pc * NR;
       for (int64_t ir = 0; ir < m; ir += MR) {
@@ -378,13 +379,14 @@ METALNET_PANELS_VARIANT(generic, )
 }  // namespace
 
 template <class T>
-GemmTile gemm_tile(int64_t m) {
+GemmTile gemm_tile(int64_t m, bool quarters) {
   auto padded = [&](bool wide) {
     const int64_t mr = tile_rows<T>(wide);
     return (m + mr - 1) / mr * mr;
   };
   // A clear margin: the wide tile's 48-column panels round the caller's N up further.
-  const bool wide = double(padded(true)) * 1.05 < double(padded(false));
+  const bool wide = double(padded(true)) * 1.05 < double(padded(false)) &&
+                    (!quarters || tile_cols<T>(true) % 4 == 0);
   return {tile_rows<T>(wide), tile_cols<T>(wide), wide};
 }
 
@@ -414,11 +416,14 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   gemm_threads(num_threads(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+namespace {
+
+// op(B) into panels nr wide (one of the register tiles' widths).
 template <class T>
-PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb, int64_t m_hint) {
+PackedB<T> pack_b_panels(int nr, bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb) {
   PackedB<T> out;
   out.isa = static_cast<int>(active_isa());
-  out.nr = static_cast<int>(tile_cols<T>(m_hint > 0 && prefer_wide<T>(m_hint, n)));
+  out.nr = nr;
   out.k = k;
   out.n = n;
   const int64_t panels = (n + out.nr - 1) / out.nr;
@@ -441,6 +446,32 @@ PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t l
     }
   }, 1);
   return out;
+}
+
+}  // namespace
+
+template <class T>
+PackedB<T> gemm_pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb, int64_t m_hint) {
+  const bool wide = m_hint > 0 && prefer_wide<T>(m_hint, n);
+  return pack_b_panels<T>(static_cast<int>(tile_cols<T>(wide)), trans_b, k, n, b, ldb);
+}
+
+template <class T>
+PackedB<T> gemm_pack_b(const GemmTile& tile, bool trans_b, int64_t k, int64_t n, const T* b,
+                       int64_t ldb) {
+  return pack_b_panels<T>(static_cast<int>(tile.nr), trans_b, k, n, b, ldb);
+}
+
+template <class T>
+void gemm_pack_a(const GemmTile& tile, int64_t m, int64_t k, const T* a, int64_t lda, T* dst) {
+  const View<T> av{a, lda, 1};
+  switch (tile.mr) {
+    case 12: pack_a<12>(av, m, k, dst); break;
+    case 8: pack_a<8>(av, m, k, dst); break;
+    case 6: pack_a<6>(av, m, k, dst); break;
+    case 4: pack_a<4>(av, m, k, dst); break;
+    default: pack_a<2>(av, m, k, dst); break;
+  }
 }
 
 template <class T>
@@ -484,8 +515,15 @@ template void gemm_packed_columns<float>(bool, int64_t, int64_t, int64_t, int64_
 template void gemm_packed_columns<double>(bool, int64_t, int64_t, int64_t, int64_t, double,
                                           const double*, int64_t, const PackedB<double>&, double,
                                           double*, int64_t);
-template GemmTile gemm_tile<float>(int64_t);
-template GemmTile gemm_tile<double>(int64_t);
+template GemmTile gemm_tile<float>(int64_t, bool);
+template GemmTile gemm_tile<double>(int64_t, bool);
+template void gemm_pack_a<float>(const GemmTile&, int64_t, int64_t, const float*, int64_t, float*);
+template void gemm_pack_a<double>(const GemmTile&, int64_t, int64_t, const double*, int64_t,
+                                  double*);
+template PackedB<float> gemm_pack_b<float>(const GemmTile&, bool, int64_t, int64_t, const float*,
+                                           int64_t);
+template PackedB<double> gemm_pack_b<double>(const GemmTile&, bool, int64_t, int64_t,
+                                             const double*, int64_t);
 template void gemm_panels<float>(const GemmTile&, int64_t, int64_t, int64_t, const float*,
                                  const float*, float*, int64_t);
 template void gemm_panels<double>(const GemmTile&, int64_t, int64_t, int64_t, const double*,

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "metalnet/bias.h"
@@ -41,9 +42,10 @@ struct ProductShare {
   Range cols, tail_rows;
   int64_t tail_col;
 };
-ProductShare share_product(int64_t m, int64_t n, int64_t nr, int thread, int threads) {
+ProductShare share_product(int64_t m, int64_t n, int64_t nr, int thread, int threads,
+                           int64_t row_unit = 8) {
   const int64_t panels = (n + nr - 1) / nr, even = std::min(n, panels / threads * threads * nr);
-  return {share(even, nr, thread, threads), share(m, 8, thread, threads), even};
+  return {share(even, nr, thread, threads), share(m, row_unit, thread, threads), even};
 }
 
 // This thread's part of C = A @ B (beta 0), A and C row-major with rows k and n long.
@@ -64,28 +66,30 @@ int team_size(int64_t n, int64_t hidden) {
   return double(n) * 4 * hidden * hidden < kGemmParallelFlops ? 1 : num_threads();
 }
 
-// Rows [r0, r1) of a (N, 4H): input projections in, activated gates out (a + rec + b is the
-// pre-activation, rec the recurrent product); writes those rows of c_next and h_next.
+// Rows [r0, r1), hidden units [0, units) counted from the pointers (a, b, c, c_next, h_next
+// point at the first unit; rows of a are 4H long, of c and h H long): input projections in a,
+// activated gates out (a + rec + b is the pre-activation, rec the recurrent product, its rows
+// rec_stride long and its four gates rec_gate apart); writes c_next and h_next.
 template <class T>
 struct GatesForward {
-  int64_t hidden;
+  int64_t hidden, units, rec_stride, rec_gate;
   const T *b, *c, *rec;
   T *a, *c_next, *h_next;
   METALNET_SIMD_BODY void operator()(int64_t r0, int64_t r1) const {
-    const int64_t H = hidden;
+    const int64_t H = hidden, R = rec_gate;
     for (int64_t r = r0; r < r1; ++r) {
       T* ar = a + r * 4 * H;
-      const T* rr = rec + r * 4 * H;
+      const T* rr = rec + r * rec_stride;
       const T* cr = c + r * H;
       T* cn = c_next + r * H;
       T* hn = h_next + r * H;
 #pragma omp simd
-      for (int64_t j = 0; j < H; ++j) {
+      for (int64_t j = 0; j < units; ++j) {
         const T zero = T(0);
         const T ii = vsigmoid(ar[j] + rr[j] + (b ? b[j] : zero));
-        const T ff = vsigmoid(ar[H + j] + rr[H + j] + (b ? b[H + j] : zero));
-        const T gg = vtanh(ar[2 * H + j] + rr[2 * H + j] + (b ? b[2 * H + j] : zero));
-        const T oo = vsigmoid(ar[3 * H + j] + rr[3 * H + j] + (b ? b[3 * H + j] : zero));
+        const T ff = vsigmoid(ar[H + j] + rr[R + j] + (b ? b[H + j] : zero));
+        const T gg = vtanh(ar[2 * H + j] + rr[2 * R + j] + (b ? b[2 * H + j] : zero));
+        const T oo = vsigmoid(ar[3 * H + j] + rr[3 * R + j] + (b ? b[3 * H + j] : zero));
         const T cc = ff * cr[j] + ii * gg;
         ar[j] = ii;
         ar[H + j] = ff;
@@ -136,26 +140,43 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   // All steps' input projections at once: gates[t] = x[t] @ w_ih^T.
   gemm<T>(false, true, s.t * s.n, G, s.i, T(1), x, s.i, w_ih, s.i, T(0), gates, G);
   if (s.t == 0 || s.n == 0 || H == 0) return;
-  // w_hh^T, packed once and reused by every step.
-  const PackedB<T> w_hh_t = gemm_pack_b<T>(true, H, G, w_hh, H, s.n);
-  // h @ w_hh^T goes to a buffer that stays in cache from step to step; the gate pass adds the
-  // projection to it, reading that in order. (Accumulating into the projection's rows missed
-  // the cache on every register tile: they were written tens of MiB earlier.)
-  static thread_local std::vector<T> rec_buffer;
-  if (rec_buffer.size() < size_t(s.n) * G) rec_buffer.resize(size_t(s.n) * G);
-  T* const rec = rec_buffer.data();
+  // w_hh^T packed once for every step, its columns regrouped: group g (W = 4U columns, whole
+  // GEMM panels, U a whole number of vectors) holds the four gates of hidden units [gU, gU + U).
+  // Each group's product is then complete for its units, and the gate math runs on it at once,
+  // in cache, on the thread that computed it (the GEMM's epilogue): one barrier a step, and no
+  // pass over the step's gates in memory.
+  const GemmTile tile = gemm_tile<T>(s.n, true);
+  const int64_t mr = tile.mr, lanes = lanes_for(sizeof(T));
+  const int64_t U = std::lcm(lanes, tile.nr / 4), W = 4 * U, groups = (H + U - 1) / U;
+  std::vector<T> regrouped(size_t(groups) * W * H, T(0));
+  for (int64_t unit = 0; unit < H; ++unit)
+    for (int q = 0; q < 4; ++q)
+      std::copy(w_hh + (q * H + unit) * H, w_hh + (q * H + unit + 1) * H,
+                regrouped.begin() + ((unit / U) * W + q * U + unit % U) * H);
+  const PackedB<T> w = gemm_pack_b<T>(tile, true, H, groups * W, regrouped.data(), H);
   run_team(team_size(s.n, H), [&](int thread, int threads) {
-    const ProductShare part = share_product(s.n, G, w_hh_t.nr, thread, threads);
-    const Range rows = share(s.n, 1, thread, threads);
+    const ProductShare part = share_product(s.n, groups * W, W, thread, threads, mr);
+    std::vector<T> apack(size_t((s.n + mr - 1) / mr * mr) * H), product(size_t(s.n) * W);
     for (int64_t t = 0; t < s.t; ++t) {
       const T* h_prev = t ? hs + (t - 1) * step : h0;
       const T* c_prev = t ? cs + (t - 1) * step : c0;
       T* a = gates + t * s.n * G;
-      step_product(part, s.n, G, H, h_prev, w_hh_t, rec);
-      team_barrier();  // every gate column of every row in place
-      const GatesForward<T> body{H, b, c_prev, rec, a, cs + t * step, hs + t * step};
-      if (rows.lo < rows.hi) METALNET_DISPATCH_ISA(run, body, rows.lo, rows.hi);
-      team_barrier();  // h_t complete before the next product reads it
+      gemm_pack_a(tile, s.n, H, h_prev, H, apack.data());
+      // Rows [r0, r1) (r0 a multiple of mr) of group g, then their gates.
+      auto group = [&](int64_t g, int64_t r0, int64_t r1) {
+        gemm_panels(tile, r1 - r0, W, H, apack.data() + r0 * H, w.data.data() + g * W * H,
+                    product.data(), W);
+        const int64_t u0 = g * U;
+        const GatesForward<T> body{H, std::min(U, H - u0), W, U, b ? b + u0 : nullptr,
+                                   c_prev + r0 * H + u0, product.data(), a + r0 * G + u0,
+                                   cs + t * step + r0 * H + u0, hs + t * step + r0 * H + u0};
+        METALNET_DISPATCH_ISA(run, body, int64_t(0), r1 - r0);
+      };
+      for (int64_t g = part.cols.lo / W; g < part.cols.hi / W; ++g) group(g, 0, s.n);
+      if (part.tail_rows.lo < part.tail_rows.hi)
+        for (int64_t g = part.tail_col / W; g < groups; ++g)
+          group(g, part.tail_rows.lo, part.tail_rows.hi);
+      team_barrier();  // h_t complete before the next step packs it
     }
   });
 }

@@ -46,9 +46,19 @@ struct GemmTile {
   int64_t mr, nr;
   bool wide;
 };
-// The wide tile where it pads m rows clearly less (64 rows: 64 vs 72), else the tall one.
+// The wide tile where it pads m rows clearly less (64 rows: 64 vs 72), else the tall one;
+// the tall one always when its columns must split in quarters (nr % 4 == 0 for both tiles
+// except the generic ISA's wide double tile).
 template <class T>
-GemmTile gemm_tile(int64_t m);
+GemmTile gemm_tile(int64_t m, bool quarters = false);
+// A (M x K, row stride lda) packed into `tile`'s A panels, as gemm_panels reads them; dst holds
+// ceil(M / mr) * mr * K values.
+template <class T>
+void gemm_pack_a(const GemmTile& tile, int64_t m, int64_t k, const T* a, int64_t lda, T* dst);
+// op(B) packed into `tile`'s B panels (gemm_pack_b with the panel width given, not chosen).
+template <class T>
+PackedB<T> gemm_pack_b(const GemmTile& tile, bool trans_b, int64_t k, int64_t n, const T* b,
+                       int64_t ldb);
 // C (M x N, row stride ldc) = A @ B on the calling thread, from panels the caller packed:
 // A (M x K) in MR-high panels, element (i, p) at (i / MR) * MR*K + p * MR + i % MR, rows past
 // M zero; B (K x N) in NR-wide panels, element (p, j) at (j / NR) * NR*K + p * NR + j % NR.

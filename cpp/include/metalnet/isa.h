@@ -6,6 +6,8 @@
 // lower one, so every path can be tested on one machine.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace metalnet {
@@ -19,6 +21,14 @@ Isa active_isa();
 // Throws std::invalid_argument for an unknown name or one this CPU lacks.
 void set_active_isa(const std::string& name);
 const char* isa_name(Isa isa);
+// Values of `elem` bytes in one vector register of the active ISA.
+inline int64_t lanes_for(size_t elem) {
+  switch (active_isa()) {
+    case Isa::avx512: return 64 / int64_t(elem);
+    case Isa::avx2: return 32 / int64_t(elem);
+    default: return 16 / int64_t(elem);
+  }
+}
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define METALNET_X86 1
