@@ -33,6 +33,7 @@ except Exception as exc:  # pragma: no cover - only on a machine without CuPy
     _die(f"CuPy is required ({exc})")
 
 import metalnet
+import torch_models
 from metalnet import ops
 from metalnet.backends import _registry
 
@@ -365,45 +366,6 @@ def bench_lstm(repeat, quick, lines):
 
 
 # ----------------------------------------------------------------------- training steps
-def _torch_lenet5(torch):
-    nn_ = torch.nn
-    return nn_.Sequential(nn_.Conv2d(1, 6, 5, padding=2), nn_.Tanh(), nn_.AvgPool2d(2),
-                          nn_.Conv2d(6, 16, 5), nn_.Tanh(), nn_.AvgPool2d(2), nn_.Flatten(),
-                          nn_.Linear(400, 120), nn_.Tanh(), nn_.Linear(120, 84), nn_.Tanh(),
-                          nn_.Linear(84, 10))
-
-
-def _torch_resnet18_cifar(torch, num_classes=10, width=64):
-    nn_ = torch.nn
-
-    class Block(nn_.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn_.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn_.BatchNorm2d(cout)
-            self.conv2 = nn_.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn_.BatchNorm2d(cout)
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn_.Sequential(nn_.Conv2d(cin, cout, 1, stride, bias=False),
-                                           nn_.BatchNorm2d(cout))
-
-        def forward(self, x):
-            out = torch.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            return torch.relu(out + (x if self.down is None else self.down(x)))
-
-    layers = [nn_.Conv2d(3, width, 3, 1, 1, bias=False), nn_.BatchNorm2d(width), nn_.ReLU()]
-    cin = width
-    for stage in range(4):
-        cout = width * 2 ** stage
-        for i in range(2):
-            layers.append(Block(cin, cout, (1 if stage == 0 else 2) if i == 0 else 1))
-            cin = cout
-    layers += [nn_.AdaptiveAvgPool2d(1), nn_.Flatten(), nn_.Linear(cin, num_classes)]
-    return nn_.Sequential(*layers)
-
-
 def _wall_ms(fn, repeat, warmup=3):
     """Median wall milliseconds of fn() including a device synchronisation (host overhead
     counts: a training step's Python work is part of its cost)."""
@@ -430,9 +392,9 @@ def bench_train(repeat, quick, lines):
               "|---|---|---|---|---|---|"]
     rng = np.random.default_rng(5)
     cases = [("LeNet-5", lambda: models.lenet5(10, 1, input_size=28), (256, 1, 28, 28),
-              _torch_lenet5),
+              torch_models.lenet5),
              ("ResNet-18 CIFAR", lambda: models.resnet18(10, stem="cifar"),
-              ((32 if quick else 128), 3, 32, 32), _torch_resnet18_cifar)]
+              ((32 if quick else 128), 3, 32, 32), torch_models.resnet18_cifar)]
     for name, build, shape, torch_build in cases:
         model = build().to("cuda")
         opt = optim.SGD(model.parameters(), 0.01, momentum=0.9)

@@ -123,6 +123,24 @@ def test_benchmark_suites_share_the_workload_list():
     assert [c.name for c in gemm] == [f"gemm {workloads.gemm_id(s)}" for s in workloads.GEMM]
 
 
+def test_torch_twins_have_the_models_parameters():
+    """The PyTorch peers of the training benchmarks are metalnet's models, parameter for
+    parameter (counts per tensor shape, in order)."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import torch_models
+    finally:
+        sys.path.remove(BENCHMARKS)
+    from metalnet import models
+    pairs = [(models.lenet5(10, 1, input_size=28), torch_models.lenet5(torch)),
+             (models.resnet18(10, stem="cifar"), torch_models.resnet18_cifar(torch)),
+             (models.vgg11(num_classes=10), torch_models.vgg11_bn(torch))]
+    for ours, theirs in pairs:
+        assert sorted(tuple(p.shape) for p in ours.parameters()) == \
+            sorted(tuple(p.shape) for p in theirs.parameters())
+
+
 def test_conv_workloads_are_the_course_layers():
     conv = {workloads.conv_id(c) for c in workloads.CONV}
     assert "256x1x28x28 -> 6@5x5 p2" in conv and "8x3x224x224 -> 64@7x7 s2 p3" in conv
