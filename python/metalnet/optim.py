@@ -97,7 +97,10 @@ class SGD(Optimizer):
             else:
                 buf = state["momentum_buffer"]
                 buf *= momentum
-                buf += (1 - group["dampening"]) * g
+                if group["dampening"]:
+                    buf += (1 - group["dampening"]) * g
+                else:  # the usual case: no temporary the size of the parameter
+                    buf += g
             buf = state["momentum_buffer"]
             g = g + momentum * buf if group["nesterov"] else buf
         param -= group["lr"] * g
