@@ -16,8 +16,7 @@ import pytest
 
 import metalnet
 from metalnet import data, models, nn, optim
-
-import torch_models
+from metalnet.bench import torch_models
 
 from conftest import torch
 
@@ -38,7 +37,7 @@ def _training_step(model, optimizer, loss_fn):
     return step
 
 
-# metalnet's model and its PyTorch twin (benchmarks/torch_models.py).
+# metalnet's model and its PyTorch twin (metalnet.bench.torch_models).
 MODELS = {
     "lenet5": (lambda: models.lenet5(10, 1, input_size=28), torch_models.lenet5),
     "resnet18": (lambda: models.resnet18(10, stem="cifar"), torch_models.resnet18_cifar),

@@ -33,9 +33,9 @@ except Exception as exc:  # pragma: no cover - only on a machine without CuPy
     _die(f"CuPy is required ({exc})")
 
 import metalnet
-import torch_models
 from metalnet import ops
 from metalnet.backends import _registry
+from metalnet.bench import torch_models
 
 if _registry.load("cuda") is None:
     _die(f"the cuda backend is unavailable: {_registry.reason('cuda')}")

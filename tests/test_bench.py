@@ -127,18 +127,25 @@ def test_torch_twins_have_the_models_parameters():
     """The PyTorch peers of the training benchmarks are metalnet's models, parameter for
     parameter (counts per tensor shape, in order)."""
     torch = pytest.importorskip("torch")
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        import torch_models
-    finally:
-        sys.path.remove(BENCHMARKS)
     from metalnet import models
+    from metalnet.bench import torch_models
     pairs = [(models.lenet5(10, 1, input_size=28), torch_models.lenet5(torch)),
+             (models.lenet5(10, 1), torch_models.lenet5(torch, 32)),
              (models.resnet18(10, stem="cifar"), torch_models.resnet18_cifar(torch)),
              (models.vgg11(num_classes=10), torch_models.vgg11_bn(torch))]
     for ours, theirs in pairs:
         assert sorted(tuple(p.shape) for p in ours.parameters()) == \
             sorted(tuple(p.shape) for p in theirs.parameters())
+
+
+def test_full_train_suite_adds_resnet_without_the_numpy_backend():
+    names = [c.name for c in suites.cases(["train"], quick=False)]
+    assert names == ["lenet5 train step batch 256", "resnet18 (CIFAR) train step batch 32"]
+    resnet = suites.cases(["train"], quick=False)[1]
+    numpy_impl = impls.Impl("numpy", "numpy", "cpu", "numpy")
+    assert resnet.build(numpy_impl, np.random.default_rng(0)) is None
+    # ResNet-18 on 32x32 images: about 0.56 G multiply-adds per image; a step is three forwards.
+    assert resnet.flops == pytest.approx(3 * 32 * 2 * 0.556e9, rel=0.02)
 
 
 def test_conv_workloads_are_the_course_layers():

@@ -1,15 +1,18 @@
 """The course models written in PyTorch, layer for layer as metalnet.models builds them: the
-peers of the training-step benchmarks (bench_train.py on the CPU, gpu_bench.py on the GPU).
-Each builder takes the torch module, so importing this file needs no PyTorch."""
+peers of the training-step benchmarks (`metalnet bench train`, benchmarks/bench_train.py on the
+CPU, benchmarks/gpu_bench.py on the GPU). Each builder takes the torch module, so importing this
+file needs no PyTorch."""
 from __future__ import annotations
 
-from metalnet.models.vgg import CONFIGS as VGG_CONFIGS
+from ..models.vgg import CONFIGS as VGG_CONFIGS
 
 
-def lenet5(torch):
-    """models.lenet5(10, 1, input_size=28): tanh, average pooling, 61,706 parameters."""
+def lenet5(torch, input_size=28):
+    """models.lenet5(10, 1, input_size=input_size) (28 or 32): tanh, average pooling, 61,706
+    parameters; 28x28 inputs are padded by 2 in the first convolution."""
     nn_ = torch.nn
-    return nn_.Sequential(nn_.Conv2d(1, 6, 5, padding=2), nn_.Tanh(), nn_.AvgPool2d(2),
+    pad = (32 - input_size) // 2
+    return nn_.Sequential(nn_.Conv2d(1, 6, 5, padding=pad), nn_.Tanh(), nn_.AvgPool2d(2),
                           nn_.Conv2d(6, 16, 5), nn_.Tanh(), nn_.AvgPool2d(2), nn_.Flatten(),
                           nn_.Linear(400, 120), nn_.Tanh(), nn_.Linear(120, 84), nn_.Tanh(),
                           nn_.Linear(84, 10))
