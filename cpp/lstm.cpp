@@ -21,9 +21,11 @@
 namespace metalnet {
 namespace {
 
-// The recurrence runs on one team of threads for all steps (run_team): each step, the threads
-// split the product's columns (whole GEMM panels), meet at a barrier, split the rows of the gate
-// pass, and meet again -- two barriers a step instead of a fork and a join per product and pass.
+// The recurrence runs on one team of threads for all steps (run_team), barriers instead of a
+// fork and a join per product and pass. Forward: each thread owns whole groups of hidden units,
+// computes their gates' product and applies the gate math to it at once -- one barrier a step.
+// Backward: the threads split the rows of the gate pass, meet, split the columns (whole GEMM
+// panels) of dh = da @ w_hh, and meet again.
 
 // Part `thread` of `threads` of [0, count), in whole units of `unit`.
 struct Range {
