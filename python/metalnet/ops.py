@@ -142,22 +142,28 @@ def conv2d_bias_relu_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     backward is relu_backward(dy, y) (y > 0 exactly where the pre-activation is), then
     conv2d_backward."""
     geometry, device = _conv_forward_args(x, w, b, stride, padding, dilation)
-    backend = _backend(device)
-    fused = getattr(backend, "conv2d_bias_relu_forward", None)
-    if fused is None:
-        raise NotImplementedError(f"backend {backend.NAME!r} has no fused "
-                                  f"conv2d_bias_relu_forward; run conv2d_forward, then "
-                                  f"relu_forward")
+    fused = _fused(device, "conv2d_bias_relu_forward", "run conv2d_forward, then relu_forward")
     return fused(x, w, b, **geometry)
 
 
-def _fused(device, name):
+def _fused(device, name, instead):
+    """The backend's fused function ``name``; NotImplementedError saying what to do instead."""
     backend = _backend(device)
     fn = getattr(backend, name, None)
     if fn is None:
-        raise NotImplementedError(f"backend {backend.NAME!r} has no fused {name}; "
-                                  f"metalnet.functional.batch_norm composes it from array ops")
+        raise NotImplementedError(f"backend {backend.NAME!r} has no fused {name}; {instead}")
     return fn
+
+
+def _on_device(device, **arrays):
+    """Arrays of any float dtype (statistics, read as float64) on ``device``."""
+    for name, a in arrays.items():
+        if a is not None and check.device_of(a) != device:
+            raise TypeError(f"{name} is on {check.device_of(a)} but x is on {device}; "
+                            f"metalnet never copies between host and device silently")
+
+
+_BATCH_NORM_INSTEAD = "metalnet.functional.batch_norm composes it from array ops"
 
 
 def _channel_vectors(c, **arrays):
@@ -188,11 +194,9 @@ def batch_norm_forward(x, weight=None, bias=None, mean=None, var=None, *, eps=1e
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     device = check.same_dtype_and_device(x=x, weight=weight, bias=bias)
-    for name, stat in (("mean", mean), ("var", var)):  # any float dtype: read as float64
-        if stat is not None and check.device_of(stat) != device:
-            raise TypeError(f"{name} is on {check.device_of(stat)} but x is on {device}; "
-                            f"metalnet never copies between host and device silently")
-    return _fused(device, "batch_norm_forward")(x, weight, bias, mean, var, eps=eps)
+    _on_device(device, mean=mean, var=var)
+    fused = _fused(device, "batch_norm_forward", _BATCH_NORM_INSTEAD)
+    return fused(x, weight, bias, mean, var, eps=eps)
 
 
 def batch_norm_backward(dy, x, mean, inv_std, weight=None, *, batch=True):
@@ -207,11 +211,9 @@ def batch_norm_backward(dy, x, mean, inv_std, weight=None, *, batch=True):
     _channel_vectors(x.shape[1], weight=weight, mean=mean, inv_std=inv_std)
     batch = check.flag(batch, "batch")
     device = check.same_dtype_and_device(dy=dy, x=x, weight=weight)
-    for name, stat in (("mean", mean), ("inv_std", inv_std)):
-        if check.device_of(stat) != device:
-            raise TypeError(f"{name} is on {check.device_of(stat)} but x is on {device}; "
-                            f"metalnet never copies between host and device silently")
-    return _fused(device, "batch_norm_backward")(dy, x, mean, inv_std, weight, batch=batch)
+    _on_device(device, mean=mean, inv_std=inv_std)
+    fused = _fused(device, "batch_norm_backward", _BATCH_NORM_INSTEAD)
+    return fused(dy, x, mean, inv_std, weight, batch=batch)
 
 
 # ----------------------------------------------------------------------------- pooling
