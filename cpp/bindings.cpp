@@ -441,9 +441,10 @@ void bind_conv2d(py::module_& m) {
                                  : algorithm == "im2col" ? ConvAlgorithm::im2col
                                  : algorithm == "direct" ? ConvAlgorithm::direct
                                  : algorithm == "rows" ? ConvAlgorithm::rows
+                                 : algorithm == "window" ? ConvAlgorithm::window
                                  : algorithm == "winograd" ? ConvAlgorithm::winograd
                                  : throw py::value_error("algorithm must be 'auto', 'im2col', "
-                                                         "'direct', 'rows' or 'winograd', got '" + algorithm + "'");
+                                                         "'direct', 'rows', 'window' or 'winograd', got '" + algorithm + "'");
     require_contiguous(x, "x");
     require_contiguous(w, "w");
     require_contiguous(y, "y");
@@ -466,6 +467,11 @@ void bind_conv2d(py::module_& m) {
       T* yp = mptr<T>(y);
       if (chosen == ConvAlgorithm::rows && (sh != 1 || sw != 1))
         throw py::value_error("algorithm 'rows' needs stride 1");
+      if (chosen == ConvAlgorithm::window && !window_applies(g, sizeof(T)))
+        throw py::value_error("algorithm 'window' needs stride and dilation 1 along rows, a 3- or "
+                              "5-wide kernel and output channels filling one vector (more than " +
+                              std::to_string(lanes_for(sizeof(T)) / 2) + ", at most " +
+                              std::to_string(lanes_for(sizeof(T))) + ")");
       if (chosen == ConvAlgorithm::winograd && !winograd_applies(g))
         throw py::value_error("algorithm 'winograd' needs a 3x3 kernel, stride 1 and dilation 1");
       py::gil_scoped_release nogil;
@@ -475,23 +481,26 @@ void bind_conv2d(py::module_& m) {
      py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"), py::arg("algorithm") = "auto");
   m.def("conv2d_plan", [](const std::vector<int64_t>& x_shape, const std::vector<int64_t>& w_shape,
                           int64_t ho, int64_t wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
-                          int64_t dh, int64_t dw) {
+                          int64_t dh, int64_t dw, const py::object& dtype) {
+    const size_t elem = py::dtype::from_args(dtype).itemsize();
+    if (elem != 4 && elem != 8)
+      throw py::type_error("conv2d_plan: dtype must be float32 or float64");
     if (x_shape.size() != 4 || w_shape.size() != 4 || w_shape[1] != x_shape[1])
       throw py::value_error("conv2d_plan: x_shape (N, C, H, W) and w_shape (K, C, R, S) disagree");
     if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || pt < 0 || pl < 0 || ho < 0 || wo < 0)
       throw py::value_error("conv2d_plan: invalid stride, dilation, padding or output size");
     const ConvGeometry g{x_shape[0], x_shape[1], x_shape[2], x_shape[3], w_shape[0], w_shape[2],
                          w_shape[3], ho, wo, sh, sw, pt, pl, dh, dw};
-    const ConvAlgorithm dx = dx_algorithm(g);
     py::dict plan;
-    plan["forward"] = algorithm_name(choose_algorithm(g));
-    plan["dx"] = algorithm_name(dx);
-    plan["dw"] = algorithm_name(dw_algorithm(g));
+    plan["forward"] = algorithm_name(choose_algorithm(g, elem));
+    plan["dx"] = algorithm_name(dx_algorithm(g, elem));
+    plan["dw"] = algorithm_name(dw_algorithm(g, elem));
     return plan;
   }, py::arg("x_shape"), py::arg("w_shape"), py::arg("ho"), py::arg("wo"), py::arg("sh"),
      py::arg("sw"), py::arg("pt"), py::arg("pl"), py::arg("dh"), py::arg("dw"),
-     "The algorithms conv2d_forward (algorithm='auto') and conv2d_backward pick for a layer:\n"
-     "{'forward': ..., 'dx': ..., 'dw': ...}.");
+     py::arg("dtype") = py::str("float32"),
+     "The algorithms conv2d_forward (algorithm='auto') and conv2d_backward pick for a layer\n"
+     "of the given dtype: {'forward': ..., 'dx': ..., 'dw': ...}.");
   // dx may be None (a layer whose input needs no gradient), dw and db too (a transposed
   // convolution's forward pass is this dx alone).
   m.def("conv2d_backward", [](const py::array& dy, const py::array& x, const py::array& w,

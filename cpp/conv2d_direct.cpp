@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "metalnet/conv2d.h"
+#include "metalnet/conv2d_padded.h"
 #include "metalnet/gemm.h"
 #include "metalnet/gemm_config.h"
 #include "metalnet/gemm_microkernel.h"
@@ -226,43 +227,6 @@ METALNET_ROWS_VARIANT(avx512, METALNET_TARGET_AVX512)
 METALNET_ROWS_VARIANT(avx2, METALNET_TARGET_AVX2)
 METALNET_ROWS_VARIANT(generic, )
 #undef METALNET_ROWS_VARIANT
-
-// The whole input padded once so every tap of every window is in range: plane (n, c) is hp x wp
-// with x at (pt, pl) and zeros around, followed by slack_rows rows and slack more zeros for tiles
-// that read past the last plane; taps[(c, r, s)] is the tap's offset in a padded image. The
-// buffer is the calling thread's, kept across calls (megabytes of fresh pages cost more than
-// filling them): one PaddedInput at a time per thread.
-template <class T>
-struct PaddedInput {
-  int64_t hp, wp, plane;
-  T* data;
-  std::vector<int64_t> taps;
-};
-
-template <class T>
-PaddedInput<T> pad_input(const ConvGeometry& g, const T* x, int64_t slack_rows, int64_t slack) {
-  PaddedInput<T> p;
-  p.hp = std::max(g.h + g.pt, (g.ho - 1) * g.sh + (g.r - 1) * g.dh + 1);
-  p.wp = std::max(g.w + g.pl, (g.wo - 1) * g.sw + (g.s - 1) * g.dw + 1);
-  p.plane = p.hp * p.wp;
-  static thread_local std::vector<T> buffer;
-  const size_t size = size_t(g.n * g.c * p.plane + slack_rows * p.wp + slack);
-  if (buffer.size() < size) buffer.resize(size);
-  p.data = buffer.data();
-  std::fill(p.data, p.data + size, T(0));
-  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
-    for (int64_t pl = p0; pl < p1; ++pl)
-      for (int64_t hh = 0; hh < g.h; ++hh)
-        std::memcpy(p.data + (pl * p.hp + hh + g.pt) * p.wp + g.pl,
-                    x + (pl * g.h + hh) * g.w, sizeof(T) * g.w);
-  }, 1);
-  p.taps.resize(size_t(std::max<int64_t>(g.c * g.r * g.s, 1)));
-  for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t r = 0; r < g.r; ++r)
-      for (int64_t s = 0; s < g.s; ++s)
-        p.taps[(c * g.r + r) * g.s + s] = c * p.plane + r * g.dh * p.wp + s * g.dw;
-  return p;
-}
 
 }  // namespace
 

@@ -2,11 +2,13 @@
 schedules (images per thread, threaded GEMM), every geometry option, forward and backward."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 import metalnet
-from metalnet import ops, reference
+from metalnet import _args, ops, reference
 
 from conftest import assert_close
 
@@ -27,13 +29,28 @@ SHAPES = [  # x shape, w shape, geometry
     ((2, 64, 7, 6), (40, 64, 3, 3), dict(padding=1)),                       # small: direct
     ((2, 5, 9, 8), (130, 5, 3, 3), dict(stride=2, padding=1)),              # im2col forward
     ((3, 256, 5, 4), (260, 256, 3, 3), dict(stride=2, padding=1)),          # weights > 2 MiB
+    ((2, 16, 12, 11), (64, 16, 3, 3), dict(padding=1)),                     # dx by window
+    ((2, 7, 10, 9), (40, 7, 3, 3), dict(padding=1)),                        # the same, 8 lanes
 ]
+
+# Vector lanes per ISA for float32 (float64 has half): the window kernel's channel vector.
+LANES = {"avx512": 16, "avx2": 8, "generic": 4}
+
+
+def _window_applies(ws, geo, lanes):
+    """conv2d.cpp's window_applies: stride and dilation 1 along rows, 3 or 5 taps wide, and
+    output channels filling more than half of one vector."""
+    stride = _args.pair(geo.get("stride", 1), "stride")
+    dilation = _args.pair(geo.get("dilation", 1), "dilation")
+    return (stride[1] == 1 and dilation[1] == 1 and ws[3] in (3, 5)
+            and lanes // 2 < ws[0] <= lanes)
 
 
 def test_shapes_reach_every_backward_path():
-    """The shapes above run dx and dW by every algorithm conv2d_backward can pick."""
+    """The shapes above run dx and dW by every algorithm conv2d_backward can pick (in float32
+    or float64: the window kernel's reach depends on the vector width in elements)."""
     plans = []
-    for xs, ws, geo in SHAPES:
+    for (xs, ws, geo), dtype in itertools.product(SHAPES, ("float32", "float64")):
         stride = geo.get("stride", 1)
         stride = (stride, stride) if isinstance(stride, int) else stride
         dilation = geo.get("dilation", 1)
@@ -46,10 +63,10 @@ def test_shapes_reach_every_backward_path():
         ho = (xs[2] + pad[0] + pad[1] - dilation[0] * (ws[2] - 1) - 1) // stride[0] + 1
         wo = (xs[3] + pad[2] + pad[3] - dilation[1] * (ws[3] - 1) - 1) // stride[1] + 1
         plans.append(cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, pad[0], pad[2],
-                                     *dilation))
-    assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "rows", "winograd"}
-    assert {p["dw"] for p in plans} == {"im2col", "rows", "winograd"}
-    assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "winograd"}
+                                     *dilation, dtype=dtype))
+    assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "rows", "window", "winograd"}
+    assert {p["dw"] for p in plans} == {"im2col", "rows", "window", "winograd"}
+    assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "window", "winograd"}
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
@@ -111,10 +128,20 @@ def _stride_one(geo):
 @pytest.mark.parametrize("algorithm, xs, ws, geo", [
     (algorithm, *case)
     for case in SHAPES + [((2, 3, 9, 30), (40, 3, 3, 3), dict(padding=1))]
-    for algorithm in ("im2col", "direct", "rows") if algorithm != "rows" or _stride_one(case[2])])
+    for algorithm in ("im2col", "direct", "rows", "window")
+    if (algorithm != "rows" or _stride_one(case[2]))
+    and (algorithm != "window" or _window_applies(case[1], case[2], max(LANES.values())))])
 def test_every_forward_algorithm(xs, ws, geo, algorithm, isa, rng):
     """ops picks one algorithm per layer; each must be right on every shape it accepts, every ISA
-    (the rows kernel takes stride 1 only; Winograd has its own tests below)."""
+    (the rows kernel takes stride 1 only, the window kernel its own layers, on some ISAs;
+    Winograd has its own tests below)."""
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    if algorithm == "window" and not _window_applies(ws, geo, LANES[isa]):
+        with pytest.raises(ValueError, match="'window' needs .* filling one vector"):
+            _forward_with(algorithm, x, w, b, geo)  # K channels do not fit this ISA's vector
+        return
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
@@ -124,6 +151,86 @@ def test_every_forward_algorithm(xs, ws, geo, algorithm, isa, rng):
     # sqrt(C*R*S), the scale the error is measured against.
     assert_close(y, ref, np.float32, "cpu", floor_rms=float(np.sqrt(np.prod(ws[1:]))),
                  what=f"{algorithm}[{isa}] {xs} {ws} {geo}")
+
+
+def _window_cases(rng, lanes):
+    """Random layers the window kernel takes with `lanes` lanes: K from just over half a vector
+    to a full one, 3- and 5-wide kernels of any height, rows needing one tile or several with a
+    part-filled last, stride and dilation across rows, asymmetric padding, batch 1 and batches
+    of several L2 blocks (dW sums blocks and threads)."""
+    cases = [((1, 1, 5, 3), (lanes, 1, 1, 3), {}),                        # one output per row
+             ((60, 6, 14, 14), (lanes, 6, 5, 5), {})]                      # LeNet, many blocks
+    for _ in range(4):
+        s = int(rng.choice([3, 5]))
+        r = int(rng.integers(1, 6))
+        k = int(rng.integers(lanes // 2 + 1, lanes + 1))
+        c = int(rng.choice([1, 2, 3, 7, 11]))
+        pad = tuple(int(v) for v in rng.integers(0, 3, 4))
+        geo = dict(padding=pad, stride=(int(rng.integers(1, 3)), 1),
+                   dilation=(int(rng.integers(1, 3)), 1))
+        h = int(rng.integers(r * geo["dilation"][0] + 1, 20))
+        w = int(rng.integers(s, 62))
+        cases.append(((int(rng.integers(1, 4)), c, h, w), (k, c, r, s), geo))
+    return cases
+
+
+@pytest.mark.parametrize("threads", (1, 2, 3))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+def test_window_matches_reference(dtype, threads, isa, rng):
+    """The sliding-window kernel, forward and dW (dx too where the transposed layer takes it),
+    against the reference; every case is planned to the window."""
+    lanes = LANES[isa] // (np.dtype(dtype).itemsize // 4)
+    before = metalnet.get_num_threads()
+    try:
+        metalnet.set_num_threads(threads)
+        for xs, ws, geo in _window_cases(rng, lanes):
+            padding = _args.padding4(geo.get("padding", 0))
+            stride = _args.pair(geo.get("stride", 1), "stride")
+            dilation = _args.pair(geo.get("dilation", 1), "dilation")
+            ho, wo = _args.conv_out_hw(xs[2], xs[3], ws[2:], stride, padding, dilation)
+            plan = cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, padding[0], padding[2],
+                                   *dilation, dtype=np.dtype(dtype).name)
+            assert plan["forward"] == "window", (xs, ws, geo, plan)
+            x = rng.standard_normal(xs).astype(dtype)
+            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+            b = rng.standard_normal(ws[0]).astype(dtype)
+            y = _forward_with("window", x, w, b, geo)
+            x64, w64 = x.astype(np.float64), w.astype(np.float64)
+            what = f"window[{isa}, {threads} threads] {xs} {ws} {geo}"
+            assert_close(y, reference.conv2d_forward(x64, w64, b.astype(np.float64), **geo),
+                         dtype, "cpu", chain=4, floor_rms=1.0, what=what)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            with metalnet.backend("cpu"):
+                grads = ops.conv2d_backward(dy, x, w, **geo)
+            refs = reference.conv2d_backward(dy.astype(np.float64), x64, w64, **geo)
+            for name, got, ref in zip(("dx", "dw", "db"), grads, refs):
+                assert_close(got, ref, dtype, "cpu", chain=5, what=f"{name} {what} {plan}")
+    finally:
+        metalnet.set_num_threads(before)
+
+
+def test_window_dw_is_planned_for_its_layers():
+    """dW by the window on 5-wide kernels, many channels or strided rows; by rows' dot
+    products on 3x3 kernels over few channels (conv2d.cpp's dw_algorithm)."""
+    k = LANES[metalnet.cpu_isa()] // 2  # a full float64 vector
+    def dw(xs, ws, stride=1):
+        ws = (k,) + ws[1:]
+        ho = (xs[2] + 2 - ws[2]) // stride + 1
+        return cpu.conv2d_plan(list(xs), list(ws), ho, xs[3] + 2 - ws[3] + 1, stride, 1, 1, 1,
+                               1, 1, dtype="float64")["dw"]
+    assert dw((2, 6, 14, 14), (8, 6, 5, 5)) == "window"
+    assert dw((2, 32, 14, 14), (8, 32, 3, 3)) == "window"
+    assert dw((2, 6, 14, 14), (8, 6, 3, 3), stride=2) == "window"
+    assert dw((2, 6, 14, 14), (8, 6, 3, 3)) == "rows"
+
+
+def test_window_refuses_other_layers(rng):
+    x = rng.standard_normal((1, 2, 9, 9)).astype(np.float32)
+    for ws, geo in (((16, 2, 3, 3), dict(stride=(1, 2))), ((16, 2, 3, 3), dict(dilation=(1, 2))),
+                    ((16, 2, 3, 4), {}), ((40, 2, 3, 3), {}), ((1, 2, 3, 3), {})):
+        w = rng.standard_normal(ws).astype(np.float32)
+        with pytest.raises(ValueError, match="'window' needs stride and dilation 1 along rows"):
+            _forward_with("window", x, w, None, geo)
 
 
 def _winograd_cases(seed):

@@ -4,6 +4,7 @@
 // matrix never exceeds a few MiB, whatever the image size.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace metalnet {
@@ -25,6 +26,15 @@ void conv2d_forward_direct(const ConvGeometry& g, const T* x, const T* w, const 
 // with few output channels (cpp/conv2d_direct.cpp).
 template <class T>
 void conv2d_forward_rows(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// The same by sliding windows along output rows, vectors across output channels (stride 1
+// along the row, 3- or 5-wide kernels, channels filling one vector: window_applies, given the
+// element size): cpp/conv2d_window.cpp.
+template <class T>
+void conv2d_forward_window(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+bool window_applies(const ConvGeometry& g, size_t elem);
+// dW alone for the layers conv2d_forward_window serves: the same windows, dy across channels.
+template <class T>
+void conv2d_weight_grad_window(const ConvGeometry& g, const T* dy, const T* x, T* dw);
 // dW alone for the layers conv2d_forward_rows serves (stride 1), without an unrolled matrix.
 template <class T>
 void conv2d_weight_grad_rows(const ConvGeometry& g, const T* dy, const T* x, T* dw);
@@ -39,17 +49,19 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
 // `col2im` is not a forward algorithm: dx computed from GEMM columns scattered back (below).
-enum class ConvAlgorithm { automatic, im2col, direct, rows, winograd, col2im };
-ConvAlgorithm choose_algorithm(const ConvGeometry& g);
+enum class ConvAlgorithm { automatic, im2col, direct, rows, window, winograd, col2im };
+// elem: the element size (the vector width in elements decides some choices).
+ConvAlgorithm choose_algorithm(const ConvGeometry& g, size_t elem);
 const char* algorithm_name(ConvAlgorithm algorithm);
 
 // The decisions conv2d_backward makes, one place for it and for anyone asking (the explainer).
 // dx: with stride 1, a convolution of dy (the layer with its kernel flipped and its channel axes
 // swapped, returned in `transposed`) by the returned algorithm; or `col2im`.
-ConvAlgorithm dx_algorithm(const ConvGeometry& g, ConvGeometry* transposed = nullptr);
-// dW: `rows` = shifted dot products, `winograd` = the transposed Winograd, `im2col` = GEMM on
-// unrolled blocks.
-ConvAlgorithm dw_algorithm(const ConvGeometry& g);
+ConvAlgorithm dx_algorithm(const ConvGeometry& g, size_t elem,
+                           ConvGeometry* transposed = nullptr);
+// dW: `rows` = shifted dot products, `window` = sliding windows across output channels,
+// `winograd` = the transposed Winograd, `im2col` = GEMM on unrolled blocks.
+ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem);
 template <class T>
 void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* x, const T* w,
                          const T* b, T* y);

@@ -242,6 +242,8 @@ ALGORITHMS = {
                 "multiplications instead of 36, as 16 GEMMs over all channels",
     "rows": "direct, vectorised across output positions: each tap is one contiguous load of the "
             "padded row, multiplied by a few output channels' weights",
+    "window": "direct, vectorised across output channels along output rows: each broadcast "
+              "input value meets all the taps of a kernel row (S multiply-adds per load)",
     "direct": "direct, vectorised across output channels: each tap's input value is broadcast "
               "against a vector of output channels' weights (an implicit GEMM, nothing unrolled)",
     "im2col": "im2col in cache-sized blocks of columns, then our GEMM",
@@ -273,6 +275,8 @@ def plan(g: ConvGeometry) -> list[str]:
         dx_how = (f"{dx}{' as well' if dx == forward else ': ' + ALGORITHMS[dx]}, as a "
                   "convolution of dy (stride 1: the kernel flipped, its channel axes swapped)")
     dw_how = {"rows": "shifted dot products of dy with the padded input, nothing unrolled",
+              "window": "the same windows, dy as vectors across output channels: each broadcast "
+                        "input value meets the dy of S outputs",
               "winograd": "the same transforms transposed: 16 products summed over the tiles",
               "im2col": "dW^T = cols @ dY^T by GEMM on im2col blocks"}[dw]
     return (lines + _wrapped("forward", f"{forward}: {ALGORITHMS[forward]}")
