@@ -442,9 +442,10 @@ void bind_conv2d(py::module_& m) {
                                  : algorithm == "direct" ? ConvAlgorithm::direct
                                  : algorithm == "rows" ? ConvAlgorithm::rows
                                  : algorithm == "window" ? ConvAlgorithm::window
+                                 : algorithm == "images" ? ConvAlgorithm::images
                                  : algorithm == "winograd" ? ConvAlgorithm::winograd
                                  : throw py::value_error("algorithm must be 'auto', 'im2col', "
-                                                         "'direct', 'rows', 'window' or 'winograd', got '" + algorithm + "'");
+                                                         "'direct', 'rows', 'window', 'images' or 'winograd', got '" + algorithm + "'");
     require_contiguous(x, "x");
     require_contiguous(w, "w");
     require_contiguous(y, "y");
@@ -472,6 +473,9 @@ void bind_conv2d(py::module_& m) {
                               "5-wide kernel and output channels filling one vector (more than " +
                               std::to_string(lanes_for(sizeof(T)) / 2) + ", at most " +
                               std::to_string(lanes_for(sizeof(T))) + ")");
+      if (chosen == ConvAlgorithm::images && !images_applies(g))
+        throw py::value_error("algorithm 'images' needs stride and dilation 1 along rows and a "
+                              "3- or 5-wide kernel");
       if (chosen == ConvAlgorithm::winograd && !winograd_applies(g))
         throw py::value_error("algorithm 'winograd' needs a 3x3 kernel, stride 1 and dilation 1");
       py::gil_scoped_release nogil;

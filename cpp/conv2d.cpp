@@ -20,6 +20,7 @@
 
 #include "metalnet/bias.h"
 #include "metalnet/gemm.h"
+#include "metalnet/isa.h"
 #include "metalnet/parallel.h"
 
 namespace metalnet {
@@ -282,6 +283,7 @@ const char* algorithm_name(ConvAlgorithm algorithm) {
     case ConvAlgorithm::direct: return "direct";
     case ConvAlgorithm::rows: return "rows";
     case ConvAlgorithm::window: return "window";
+    case ConvAlgorithm::images: return "images";
     case ConvAlgorithm::winograd: return "winograd";
     case ConvAlgorithm::col2im: return "col2im";
     default: return "auto";
@@ -388,6 +390,31 @@ bool winograd_pays(const ConvGeometry& g) {
   return std::min(g.c, g.k) >= 128 && g.c * g.k <= 256 * 512 && outputs >= 36;
 }
 
+// The share of a layer's taps that land on the input rather than on padding.
+double real_tap_share(const ConvGeometry& g) {
+  const auto axis = [](int64_t out, int64_t stride, int64_t pad, int64_t taps, int64_t dilation,
+                       int64_t size) {
+    int64_t real = 0;
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t o = 0; o < out; ++o) {
+        const int64_t i = o * stride - pad + t * dilation;
+        real += i >= 0 && i < size;
+      }
+    return double(real) / double(std::max<int64_t>(1, out * taps));
+  };
+  return axis(g.ho, g.sh, g.pt, g.r, g.dh, g.h) * axis(g.wo, g.sw, g.pl, g.s, g.dw, g.w);
+}
+
+// Vectors across images pay where other kernels would multiply padding or fill few lanes: with
+// 40% or more of the taps on padding (LeNet conv2's dx, a 10x10 dy padded by 4: 0.46 ms against
+// rows' 0.81; a 12x12 one: 1.8x) or one or two output channels (LeNet conv1's dx: 1.5x); and
+// with two groups of images or more. With little padding and more channels the transposes and
+// the bounds cost more than they save (rows 1.3-2x faster on 3x3 layers padded by 1 or 2).
+bool images_pay(const ConvGeometry& g, size_t elem) {
+  if (!images_applies(g) || g.n < 2 * lanes_for(elem)) return false;
+  return g.k <= 2 || real_tap_share(g) <= 0.6;
+}
+
 // Measured on the course layers (benchmarks/bench_conv2d.py and the above): with at most 16
 // output channels and stride 1, vectors across positions beat vectors across channels (3x on
 // LeNet's 1 -> 6, 1.2x on 6 -> 16, 3x on its dx); the direct kernel wins up to 128 output
@@ -396,6 +423,7 @@ bool winograd_pays(const ConvGeometry& g) {
 // 5 wide, sliding windows beat both (LeNet's 6 -> 16: 1.3x over rows forward, 1.8x on dW).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g, size_t elem) {
   if (winograd_pays(g)) return ConvAlgorithm::winograd;
+  if (images_pay(g, elem)) return ConvAlgorithm::images;
   if (window_applies(g, elem)) return ConvAlgorithm::window;
   if (g.sh == 1 && g.sw == 1 && g.k <= 16) return ConvAlgorithm::rows;
   return g.k <= 128 ? ConvAlgorithm::direct : ConvAlgorithm::im2col;
@@ -412,6 +440,12 @@ void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T
       conv2d_forward_winograd(g, x, w, b, y);
       break;
     case ConvAlgorithm::direct: conv2d_forward_direct(g, x, w, b, y); break;
+    case ConvAlgorithm::images:
+      if (!images_applies(g))
+        throw std::invalid_argument("images needs stride and dilation 1 along rows and a 3- or "
+                                    "5-wide kernel");
+      conv2d_forward_images(g, x, w, b, y);
+      break;
     case ConvAlgorithm::window:
       if (!window_applies(g, sizeof(T)))
         throw std::invalid_argument("window needs stride and dilation 1 along rows, a 3- or "

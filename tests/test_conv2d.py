@@ -31,6 +31,7 @@ SHAPES = [  # x shape, w shape, geometry
     ((3, 256, 5, 4), (260, 256, 3, 3), dict(stride=2, padding=1)),          # weights > 2 MiB
     ((2, 16, 12, 11), (64, 16, 3, 3), dict(padding=1)),                     # dx by window
     ((2, 7, 10, 9), (40, 7, 3, 3), dict(padding=1)),                        # the same, 8 lanes
+    ((34, 6, 14, 14), (16, 6, 5, 5), {}),                      # dx by images: 3 groups of 16
 ]
 
 # Vector lanes per ISA for float32 (float64 has half): the window kernel's channel vector.
@@ -64,7 +65,8 @@ def test_shapes_reach_every_backward_path():
         wo = (xs[3] + pad[2] + pad[3] - dilation[1] * (ws[3] - 1) - 1) // stride[1] + 1
         plans.append(cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, pad[0], pad[2],
                                      *dilation, dtype=dtype))
-    assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "rows", "window", "winograd"}
+    assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "images", "rows", "window",
+                                        "winograd"}
     assert {p["dw"] for p in plans} == {"im2col", "rows", "window", "winograd"}
     assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "window", "winograd"}
 
@@ -128,13 +130,15 @@ def _stride_one(geo):
 @pytest.mark.parametrize("algorithm, xs, ws, geo", [
     (algorithm, *case)
     for case in SHAPES + [((2, 3, 9, 30), (40, 3, 3, 3), dict(padding=1))]
-    for algorithm in ("im2col", "direct", "rows", "window")
+    for algorithm in ("im2col", "direct", "rows", "window", "images")
     if (algorithm != "rows" or _stride_one(case[2]))
+    and (algorithm != "images" or _window_applies(case[1], case[2], case[1][0]))
     and (algorithm != "window" or _window_applies(case[1], case[2], max(LANES.values())))])
 def test_every_forward_algorithm(xs, ws, geo, algorithm, isa, rng):
     """ops picks one algorithm per layer; each must be right on every shape it accepts, every ISA
-    (the rows kernel takes stride 1 only, the window kernel its own layers, on some ISAs;
-    Winograd has its own tests below)."""
+    (the rows kernel takes stride 1 only, the window and images kernels 3- and 5-wide kernels
+    with stride 1 along rows, the window only channels filling a vector of the ISA; Winograd has
+    its own tests below)."""
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
@@ -190,7 +194,9 @@ def test_window_matches_reference(dtype, threads, isa, rng):
             ho, wo = _args.conv_out_hw(xs[2], xs[3], ws[2:], stride, padding, dilation)
             plan = cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, padding[0], padding[2],
                                    *dilation, dtype=np.dtype(dtype).name)
-            assert plan["forward"] == "window", (xs, ws, geo, plan)
+            # Two output channels over two groups of images go to images (LeNet conv1's dx).
+            many = ws[0] <= 2 and xs[0] >= 2 * lanes
+            assert plan["forward"] == ("images" if many else "window"), (xs, ws, geo, plan)
             x = rng.standard_normal(xs).astype(dtype)
             w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
             b = rng.standard_normal(ws[0]).astype(dtype)
@@ -231,6 +237,66 @@ def test_window_refuses_other_layers(rng):
         w = rng.standard_normal(ws).astype(np.float32)
         with pytest.raises(ValueError, match="'window' needs stride and dilation 1 along rows"):
             _forward_with("window", x, w, None, geo)
+
+
+def _images_cases(rng):
+    """Random layers for the kernel vectorised across images: batches of one image, of part of a
+    group and of several groups with a part-filled last; padding up to and past the kernel's
+    reach on each side (the bounds skip taps), stride and dilation across rows."""
+    cases = [((34, 16, 10, 10), (6, 16, 5, 5), dict(padding=4)),           # LeNet conv2's dx
+             ((1, 2, 5, 3), (1, 2, 1, 3), {})]
+    for n in (3, 17, 40):
+        s = int(rng.choice([3, 5]))
+        r = int(rng.integers(1, 6))
+        geo = dict(padding=tuple(int(v) for v in rng.integers(0, s + 1, 4)),
+                   stride=(int(rng.integers(1, 3)), 1), dilation=(int(rng.integers(1, 3)), 1))
+        h = int(rng.integers(r * geo["dilation"][0], 16))
+        w = int(rng.integers(max(1, s - geo["padding"][2] - geo["padding"][3]), 40))
+        k, c = (int(v) for v in rng.choice([1, 2, 5, 13], 2))
+        cases.append(((n, c, h, w), (k, c, r, s), geo))
+    return cases
+
+
+@pytest.mark.parametrize("threads", (1, 2, 3))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+def test_images_matches_reference(dtype, threads, isa, rng):
+    """Forward vectorised across images against the reference, into a NaN-poisoned output."""
+    before = metalnet.get_num_threads()
+    try:
+        metalnet.set_num_threads(threads)
+        for xs, ws, geo in _images_cases(rng):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+            b = rng.standard_normal(ws[0]).astype(dtype)
+            y = _forward_with("images", x, w, b, geo)
+            ref = reference.conv2d_forward(x.astype(np.float64), w.astype(np.float64),
+                                           b.astype(np.float64), **geo)
+            assert_close(y, ref, dtype, "cpu", chain=4, floor_rms=1.0,
+                         what=f"images[{isa}, {threads} threads] {xs} {ws} {geo}")
+    finally:
+        metalnet.set_num_threads(before)
+
+
+def test_images_is_planned_for_padded_dx():
+    """dx of LeNet conv2 (dy 10x10 padded by 4: half the taps on padding) and of LeNet conv1
+    (one output channel) by images from two groups of images on; not with one group."""
+    lanes = LANES[metalnet.cpu_isa()]
+    def dx(n, ws, pad):
+        xs = (n, ws[1], 14 if ws[1] == 6 else 28, 14 if ws[1] == 6 else 28)
+        ho = xs[2] + 2 * pad - ws[2] + 1
+        return cpu.conv2d_plan(list(xs), list(ws), ho, ho, 1, 1, pad, pad, 1, 1)["dx"]
+    assert dx(2 * lanes, (16, 6, 5, 5), 0) == "images"
+    assert dx(2 * lanes, (6, 1, 5, 5), 2) == "images"
+    assert dx(2 * lanes - 1, (16, 6, 5, 5), 0) != "images"
+
+
+def test_images_refuses_other_layers(rng):
+    x = rng.standard_normal((1, 2, 9, 9)).astype(np.float32)
+    for ws, geo in (((3, 2, 3, 3), dict(stride=(1, 2))), ((3, 2, 3, 3), dict(dilation=(1, 2))),
+                    ((3, 2, 3, 4), {})):
+        w = rng.standard_normal(ws).astype(np.float32)
+        with pytest.raises(ValueError, match="'images' needs stride and dilation 1 along rows"):
+            _forward_with("images", x, w, None, geo)
 
 
 def _winograd_cases(seed):

@@ -185,7 +185,7 @@ def _window_or_rows(k):
 
 
 @pytest.mark.parametrize("x, w, geo, forward, dx, dw", [
-    ((256, 6, 14, 14), (16, 6, 5, 5), {}, _window_or_rows(16), _window_or_rows(6),
+    ((256, 6, 14, 14), (16, 6, 5, 5), {}, _window_or_rows(16), "images",
      _window_or_rows(16)),                                                      # LeNet conv2
     ((16, 256, 14, 14), (256, 256, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),
     ((32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),

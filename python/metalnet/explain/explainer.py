@@ -62,7 +62,7 @@ class ConvExplanation:
         lines += [""] + sections.conv_values(self)
         lines += [""] + sections.im2col(self, im2col_sources(g))
         lines += [""] + sections.conv_cost(self.cost, self.dtype)
-        lines += [""] + sections.plan(g)
+        lines += [""] + sections.plan(g, self.dtype)
         return "\n".join(lines)
 
     __str__ = text

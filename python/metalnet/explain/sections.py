@@ -244,6 +244,9 @@ ALGORITHMS = {
             "padded row, multiplied by a few output channels' weights",
     "window": "direct, vectorised across output channels along output rows: each broadcast "
               "input value meets all the taps of a kernel row (S multiply-adds per load)",
+    "images": "direct, vectorised across images (a vector's worth in lockstep): no lane "
+              "empty whatever the channel counts, and the taps on padding skipped, not "
+              "multiplied by zeros",
     "direct": "direct, vectorised across output channels: each tap's input value is broadcast "
               "against a vector of output channels' weights (an implicit GEMM, nothing unrolled)",
     "im2col": "im2col in cache-sized blocks of columns, then our GEMM",
@@ -257,8 +260,9 @@ def _wrapped(label: str, sentence: str) -> list[str]:
                          subsequent_indent=" " * 11)
 
 
-def plan(g: ConvGeometry) -> list[str]:
-    """How metalnet's cpu backend computes this layer, forward and backward."""
+def plan(g: ConvGeometry, dtype=np.float32) -> list[str]:
+    """How metalnet's cpu backend computes this layer in `dtype`, forward and backward (some
+    choices depend on how many elements a vector holds)."""
     lines = text.heading("6. How metalnet's cpu backend runs it")
     try:
         from .. import _cpu
@@ -267,7 +271,7 @@ def plan(g: ConvGeometry) -> list[str]:
     n, k, ho, wo = g.y_shape
     chosen = _cpu.conv2d_plan(list(g.x_shape), list(g.w_shape), ho, wo, g.rows.stride,
                               g.cols.stride, g.rows.pad_before, g.cols.pad_before,
-                              g.rows.dilation, g.cols.dilation)
+                              g.rows.dilation, g.cols.dilation, dtype=np.dtype(dtype).name)
     forward, dx, dw = chosen["forward"], chosen["dx"], chosen["dw"]
     if dx == "col2im":
         dx_how = f"col2im: {ALGORITHMS['col2im']}"

@@ -1,0 +1,190 @@
+// Convolution vectorised across images: a group of L images (one vector's lanes) is transposed
+// so each input cell is a vector of L images, and the layer runs as L scalar convolutions in
+// lockstep. No lane is ever empty whatever the channel counts, and the taps that fall on
+// padding are skipped exactly instead of multiplied by zeros: per kernel row the loop bounds
+// say which input rows and columns exist. That is what dx of a stride-1 layer needs: as a
+// convolution of dy, it is padded by R-1 rows and S-1 columns on each side, so on LeNet's
+// 6 -> 16 (dy 10x10, dx 14x14) half of the taps of a padded computation read zeros, and the
+// 6 output channels would fill 6 of 16 lanes of a channel vector.
+//
+// Within a group the tile is the window kernel's (conv2d_window.cpp) turned around: P outputs
+// of one row; each input vector x[i] (loaded) meets the S taps of a kernel row (weights
+// broadcast) in the outputs i-S+1 .. i.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "metalnet/conv2d.h"
+#include "metalnet/gemm_config.h"
+#include "metalnet/gemm_microkernel.h"
+#include "metalnet/parallel.h"
+#include "metalnet/simd_transpose.h"
+
+namespace metalnet {
+namespace {
+
+// planes planes of `size` elements, of `count` images (image i's plane p at src[i*stride +
+// p*size]), to dst[p][q][L]: lane i of cell q is image i's; lanes past count are zero.
+template <class T, int L>
+METALNET_INLINE void to_lanes(const T* src, int64_t stride, int count, int64_t planes,
+                              int64_t size, T* dst) {
+  using V = typename SimdVec<T, L>::type;
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t q = 0; q < size; q += L) {
+      const int cells = int(std::min<int64_t>(L, size - q));
+      V block[L];
+#pragma GCC unroll 16
+      for (int i = 0; i < L; ++i) {
+        block[i] = V{};
+        if (i < count) std::memcpy(&block[i], src + i * stride + p * size + q, cells * sizeof(T));
+      }
+      transpose_square<T, L>(block);
+      for (int c = 0; c < cells; ++c) store_vec(dst + (p * size + q + c) * L, block[c]);
+    }
+}
+
+// The reverse: dst[i*stride + p*size + q] = src[p][q][i] for the first `count` lanes.
+template <class T, int L>
+METALNET_INLINE void from_lanes(const T* src, int count, int64_t planes, int64_t size, T* dst,
+                                int64_t stride) {
+  using V = typename SimdVec<T, L>::type;
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t q = 0; q < size; q += L) {
+      const int cells = int(std::min<int64_t>(L, size - q));
+      V block[L];
+#pragma GCC unroll 16
+      for (int c = 0; c < L; ++c)
+        block[c] = c < cells ? load_vec<V>(src + (p * size + q + c) * L) : V{};
+      transpose_square<T, L>(block);
+      for (int i = 0; i < count; ++i)
+        std::memcpy(dst + i * stride + p * size + q, &block[i], cells * sizeof(T));
+    }
+}
+
+// Output row oh of channel k, P outputs from ow0, into out (channel k's plane): the kernel rows
+// whose input row exists, each input column that exists loaded once and met with the S taps.
+template <class T, int L, int S, int P>
+METALNET_INLINE void lanes_tile(const ConvGeometry& g, const T* xt, const T* w, T bias, int64_t k,
+                                int64_t oh, int64_t ow0, int positions, T* out) {
+  using V = typename SimdVec<T, L>::type;
+  V acc[P];
+#pragma GCC unroll 32
+  for (int p = 0; p < P; ++p) acc[p] = V{} + bias;
+  // Input column of tile column j: ow0 - pl + j; those inside [0, W) only.
+  const int64_t first = ow0 - g.pl;
+  const int j0 = int(std::max<int64_t>(0, -first));
+  const int j1 = int(std::min<int64_t>(P + S - 1, g.w - first));
+  const int64_t top = oh * g.sh - g.pt;
+  const int64_t r0 = top >= 0 ? 0 : (-top + g.dh - 1) / g.dh;
+  const int64_t r1 = std::min<int64_t>(g.r, top < g.h ? (g.h - 1 - top) / g.dh + 1 : 0);
+  for (int64_t c = 0; c < g.c; ++c)
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* taps = w + ((k * g.c + c) * g.r + r) * S;
+      V wv[S];
+#pragma GCC unroll 8
+      for (int s = 0; s < S; ++s) wv[s] = V{} + taps[s];
+      // Column `first` of the row; read only from column 0 on (j >= j0).
+      const T* row = reinterpret_cast<const T*>(
+          reinterpret_cast<intptr_t>(xt) +
+          intptr_t(((c * g.h + top + r * g.dh) * g.w + first) * L * int64_t(sizeof(T))));
+      asm("" : "+r"(row));
+#pragma GCC unroll 40
+      for (int j = 0; j < P + S - 1; ++j) {
+        if (j < j0 || j >= j1) continue;
+        const V xv = load_vec<V>(row + j * L);
+#pragma GCC unroll 8
+        for (int s = 0; s < S; ++s)
+          if (j - s >= 0 && j - s < P) acc[j - s] += wv[s] * xv;
+      }
+    }
+  for (int p = 0; p < positions; ++p) store_vec(out + (oh * g.wo + ow0 + p) * L, acc[p]);
+}
+
+template <class T, int L, int S, int P>
+METALNET_INLINE void lanes_group(const ConvGeometry& g, const T* xt, const T* w, const T* b,
+                                 T* yt) {
+  for (int64_t k = 0; k < g.k; ++k) {
+    const T bias = b ? b[k] : T(0);
+    T* plane = yt + k * g.ho * g.wo * L;
+    for (int64_t oh = 0; oh < g.ho; ++oh)
+      for (int64_t ow0 = 0; ow0 < g.wo; ow0 += P)
+        lanes_tile<T, L, S, P>(g, xt, w, bias, k, oh, ow0, int(std::min<int64_t>(P, g.wo - ow0)),
+                               plane);
+  }
+}
+
+// The widest tile the registers hold beside S weights and an input vector, up to 24; the
+// width for a row: the fewest tiles, each as narrow as they can be.
+constexpr int lanes_top(Isa isa, int s) {
+  return std::min(24, ((isa == Isa::avx512 ? 32 : 16) - s - 1) / 2 * 2);
+}
+int lanes_width(int widest, int64_t wo) {
+  const int64_t tiles = (wo + widest - 1) / widest;
+  const int64_t width = (wo + tiles - 1) / tiles;
+  return int(std::max<int64_t>(2, (width + 1) / 2 * 2));
+}
+
+template <Isa I, class T, int S>
+METALNET_INLINE void lanes_dispatch(int width, const ConvGeometry& g, const T* xt, const T* w,
+                                    const T* b, T* yt) {
+  constexpr int L = GemmConfig<I, T>::lanes, top = lanes_top(I, S);
+  switch (width) {
+#define METALNET_LANES_WIDTH(P)                                          \
+  case P:                                                                \
+    if constexpr (P <= top) lanes_group<T, L, S, P>(g, xt, w, b, yt);    \
+    break;
+    METALNET_LANES_WIDTH(2) METALNET_LANES_WIDTH(4) METALNET_LANES_WIDTH(6)
+    METALNET_LANES_WIDTH(8) METALNET_LANES_WIDTH(10) METALNET_LANES_WIDTH(12)
+    METALNET_LANES_WIDTH(14) METALNET_LANES_WIDTH(16) METALNET_LANES_WIDTH(18)
+    METALNET_LANES_WIDTH(20) METALNET_LANES_WIDTH(22) METALNET_LANES_WIDTH(24)
+#undef METALNET_LANES_WIDTH
+  }
+}
+
+// One group of up to L images: transposed in, convolved, transposed out.
+#define METALNET_LANES_VARIANT(ISA, TARGET)                                                    \
+  template <class T>                                                                           \
+  TARGET void lanes_images_##ISA(int width, const ConvGeometry& g, const T* x, const T* w,     \
+                                 const T* b, T* y, int count, T* xt, T* yt) {                  \
+    constexpr int L = GemmConfig<Isa::ISA, T>::lanes;                                          \
+    to_lanes<T, L>(x, g.c * g.h * g.w, count, g.c, g.h * g.w, xt);                             \
+    if (g.s == 3)                                                                              \
+      lanes_dispatch<Isa::ISA, T, 3>(width, g, xt, w, b, yt);                                  \
+    else                                                                                       \
+      lanes_dispatch<Isa::ISA, T, 5>(width, g, xt, w, b, yt);                                  \
+    from_lanes<T, L>(yt, count, g.k, g.ho * g.wo, y, g.k * g.ho * g.wo);                       \
+  }
+METALNET_LANES_VARIANT(avx512, METALNET_TARGET_AVX512)
+METALNET_LANES_VARIANT(avx2, METALNET_TARGET_AVX2)
+METALNET_LANES_VARIANT(generic, )
+#undef METALNET_LANES_VARIANT
+
+}  // namespace
+
+bool images_applies(const ConvGeometry& g) {
+  return g.sw == 1 && g.dw == 1 && (g.s == 3 || g.s == 5);
+}
+
+template <class T>
+void conv2d_forward_images(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  if (g.n * g.ho * g.wo == 0 || g.k == 0) return;
+  const int64_t lanes = lanes_for(sizeof(T)), groups = (g.n + lanes - 1) / lanes;
+  const Isa isa = active_isa();
+  const int width = lanes_width(lanes_top(isa, int(g.s)), g.wo);
+  parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+    std::vector<T> xt(size_t(g.c * g.h * g.w * lanes)), yt(size_t(g.k * g.ho * g.wo * lanes));
+    for (int64_t q = g0; q < g1; ++q) {
+      const int count = int(std::min(lanes, g.n - q * lanes));
+      METALNET_DISPATCH_ISA(lanes_images, width, g, x + q * lanes * g.c * g.h * g.w, w, b,
+                            y + q * lanes * g.k * g.ho * g.wo, count, xt.data(), yt.data());
+    }
+  }, 1);
+}
+
+template void conv2d_forward_images<float>(const ConvGeometry&, const float*, const float*,
+                                           const float*, float*);
+template void conv2d_forward_images<double>(const ConvGeometry&, const double*, const double*,
+                                            const double*, double*);
+
+}  // namespace metalnet
