@@ -30,32 +30,14 @@ struct WindowArgs {
   const int64_t* row_offset;   // offset of kernel row (c, r) in the padded image
 };
 
-// acc[p] = bias + sum over kernel rows and taps of src[row_offset + p + s] * wt[row][s]; then
-// out[k*ld + p] for the valid outputs and channels. bias: one vector, zero past K.
-template <class T, int L, int S, int P>
-METALNET_INLINE void window_tile(const WindowArgs& a, const T* src, const T* wt, const T* bias,
-                                 T* out, int64_t ld, int positions, int channels) {
+// acc (+ bias) to out[k*ld + p], p < positions, k < channels: transposed in L x L blocks, row
+// k of block q being channel k's outputs q*L .. q*L + L-1.
+template <class T, int L, int P>
+METALNET_INLINE void window_store(typename SimdVec<T, L>::type (&acc)[P], const T* bias, T* out,
+                                  int64_t ld, int positions, int channels) {
   using V = typename SimdVec<T, L>::type;
-  V acc[P];
-#pragma GCC unroll 32
-  for (int p = 0; p < P; ++p) acc[p] = V{};
-  for (int64_t row = 0; row < a.rows; ++row) {
-    const T* x = src + a.row_offset[row];
-    asm("" : "+r"(x));  // one base register, the taps as displacements (else an index each)
-    V w[S];
-#pragma GCC unroll 8
-    for (int s = 0; s < S; ++s) w[s] = load_vec<V>(wt + (row * S + s) * L);
-#pragma GCC unroll 40
-    for (int i = 0; i < P + S - 1; ++i) {
-      const T xv = x[i];  // scalar x vector: a broadcast load (see microkernel_body)
-#pragma GCC unroll 8
-      for (int s = 0; s < S; ++s)
-        if (i - s >= 0 && i - s < P) acc[i - s] += xv * w[s];
-    }
-  }
 #pragma GCC unroll 32
   for (int p = 0; p < P; ++p) acc[p] += load_vec<V>(bias);
-  // Transposed in L x L blocks: row k of block q is channel k's outputs q*L .. q*L + L-1.
 #pragma GCC unroll 2
   for (int q = 0; q < (P + L - 1) / L; ++q) {
     constexpr int full = L;
@@ -75,17 +57,59 @@ METALNET_INLINE void window_tile(const WindowArgs& a, const T* src, const T* wt,
   }
 }
 
-// Output rows [r0, r1) of image n, every row in tiles of P outputs.
-template <class T, int L, int S, int P>
+// acc[h][p] = bias + sum over kernel rows and taps of src[h*step + row_offset + p + s] *
+// wt[row][s]: H output rows (input rows `step` apart) share each kernel row's weights. Then
+// out[k*ld + h*wo + p] for the valid outputs and channels. bias: one vector, zero past K.
+template <class T, int L, int S, int P, int H>
+METALNET_INLINE void window_tile(const WindowArgs& a, const T* src, int64_t step, const T* wt,
+                                 const T* bias, T* out, int64_t ld, int64_t wo, int positions,
+                                 int channels) {
+  using V = typename SimdVec<T, L>::type;
+  V acc[H][P];
+#pragma GCC unroll 2
+  for (int h = 0; h < H; ++h)
+#pragma GCC unroll 32
+    for (int p = 0; p < P; ++p) acc[h][p] = V{};
+  for (int64_t row = 0; row < a.rows; ++row) {
+    V w[S];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) w[s] = load_vec<V>(wt + (row * S + s) * L);
+#pragma GCC unroll 2
+    for (int h = 0; h < H; ++h) {
+      const T* x = src + h * step + a.row_offset[row];
+      asm("" : "+r"(x));  // one base register, the taps as displacements (else an index each)
+#pragma GCC unroll 40
+      for (int i = 0; i < P + S - 1; ++i) {
+        const T xv = x[i];  // scalar x vector: a broadcast load (see microkernel_body)
+#pragma GCC unroll 8
+        for (int s = 0; s < S; ++s)
+          if (i - s >= 0 && i - s < P) acc[h][i - s] += xv * w[s];
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int h = 0; h < H; ++h)
+    window_store<T, L, P>(acc[h], bias, out + h * wo, ld, positions, channels);
+}
+
+// Output rows [r0, r1) of image n, every row in tiles of P outputs, H rows at a time (then
+// one at a time for the rows left over).
+template <class T, int L, int S, int P, int H>
 METALNET_INLINE void window_rows(const ConvGeometry& g, const WindowArgs& a, int64_t wp,
                                  const T* image, const T* wt, const T* bias, T* y, int64_t r0,
                                  int64_t r1) {
-  for (int64_t oh = r0; oh < r1; ++oh)
-    for (int64_t ow0 = 0; ow0 < g.wo; ow0 += P) {
-      const int positions = int(std::min<int64_t>(P, g.wo - ow0));
-      window_tile<T, L, S, P>(a, image + oh * g.sh * wp + ow0, wt, bias, y + oh * g.wo + ow0,
-                              g.ho * g.wo, positions, int(g.k));
-    }
+  const int64_t step = g.sh * wp;
+  int64_t oh = r0;
+  for (; oh + H <= r1; oh += H)
+    for (int64_t ow0 = 0; ow0 < g.wo; ow0 += P)
+      window_tile<T, L, S, P, H>(a, image + oh * step + ow0, step, wt, bias, y + oh * g.wo + ow0,
+                                 g.ho * g.wo, g.wo, int(std::min<int64_t>(P, g.wo - ow0)),
+                                 int(g.k));
+  for (; oh < r1; ++oh)
+    for (int64_t ow0 = 0; ow0 < g.wo; ow0 += P)
+      window_tile<T, L, S, P, 1>(a, image + oh * step + ow0, step, wt, bias, y + oh * g.wo + ow0,
+                                 g.ho * g.wo, g.wo, int(std::min<int64_t>(P, g.wo - ow0)),
+                                 int(g.k));
 }
 
 // Vector registers beside the tiles: 32 on AVX-512, 16 elsewhere.
@@ -124,7 +148,10 @@ METALNET_INLINE void window_dispatch(int width, const ConvGeometry& g, const Win
                                      int64_t wp, const T* image, const T* wt, const T* bias,
                                      T* y, int64_t r0, int64_t r1) {
   constexpr int L = GemmConfig<I, T>::lanes;
-#define METALNET_WINDOW_ROWS(P) window_rows<T, L, S, P>(g, a, wp, image, wt, bias, y, r0, r1)
+  // Two output rows per tile where their accumulators fit beside the weights and a broadcast.
+#define METALNET_WINDOW_ROWS(P)                                                                \
+  window_rows<T, L, S, P, 2 * P + S + 1 <= window_registers(I) ? 2 : 1>(g, a, wp, image, wt,   \
+                                                                        bias, y, r0, r1)
   METALNET_WINDOW_WIDTHS(window_top(I, S + 1), METALNET_WINDOW_ROWS)
 #undef METALNET_WINDOW_ROWS
 }
@@ -288,8 +315,9 @@ void conv2d_forward_window(const ConvGeometry& g, const T* x, const T* w, const 
   if (b) std::copy(b, b + g.k, bias.begin());
   const Isa isa = active_isa();
   const int width = window_width(window_top(isa, int(g.s) + 1), g.wo);
-  // The last tile of the last row reads up to a tile past the padded input.
-  const PaddedInput<T> xp = pad_input(g, x, 1, width);
+  // A part-filled last tile reads up to a tile past its row (past the input on the last row).
+  const bool whole = g.wo % width == 0;
+  const PaddedInput<T> xp = pad_input(g, x, whole ? 0 : 1, whole ? 0 : width);
   const std::vector<int64_t> row_offset = kernel_row_offsets(g, xp.plane, xp.wp);
   const WindowArgs args{rows, row_offset.data()};
   // Work items: blocks of output rows of one image, about 1024 outputs each.

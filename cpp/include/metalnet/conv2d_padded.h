@@ -16,11 +16,12 @@ namespace metalnet {
 // with x at (pt, pl) and zeros around, followed by slack_rows rows and slack more zeros for tiles
 // that read past the last plane; taps[(c, r, s)] is the tap's offset in a padded image. The
 // buffer is the calling thread's, kept across calls (megabytes of fresh pages cost more than
-// filling them): one PaddedInput at a time per thread.
+// filling them): one PaddedInput at a time per thread. Where there is nothing to pad and no
+// slack is asked for, data is x itself.
 template <class T>
 struct PaddedInput {
   int64_t hp, wp, plane;
-  T* data;
+  const T* data;
   std::vector<int64_t> taps;
 };
 
@@ -30,22 +31,27 @@ inline PaddedInput<T> pad_input(const ConvGeometry& g, const T* x, int64_t slack
   p.hp = std::max(g.h + g.pt, (g.ho - 1) * g.sh + (g.r - 1) * g.dh + 1);
   p.wp = std::max(g.w + g.pl, (g.wo - 1) * g.sw + (g.s - 1) * g.dw + 1);
   p.plane = p.hp * p.wp;
-  static thread_local std::vector<T> buffer;
-  const size_t size = size_t(g.n * g.c * p.plane + slack_rows * p.wp + slack);
-  if (buffer.size() < size) buffer.resize(size);
-  p.data = buffer.data();
-  std::fill(p.data, p.data + size, T(0));
-  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
-    for (int64_t pl = p0; pl < p1; ++pl)
-      for (int64_t hh = 0; hh < g.h; ++hh)
-        std::memcpy(p.data + (pl * p.hp + hh + g.pt) * p.wp + g.pl,
-                    x + (pl * g.h + hh) * g.w, sizeof(T) * g.w);
-  }, 1);
   p.taps.resize(size_t(std::max<int64_t>(g.c * g.r * g.s, 1)));
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t r = 0; r < g.r; ++r)
       for (int64_t s = 0; s < g.s; ++s)
         p.taps[(c * g.r + r) * g.s + s] = c * p.plane + r * g.dh * p.wp + s * g.dw;
+  if (p.hp == g.h && p.wp == g.w && slack_rows == 0 && slack == 0) {
+    p.data = x;
+    return p;
+  }
+  static thread_local std::vector<T> buffer;
+  const size_t size = size_t(g.n * g.c * p.plane + slack_rows * p.wp + slack);
+  if (buffer.size() < size) buffer.resize(size);
+  T* const data = buffer.data();
+  std::fill(data, data + size, T(0));
+  parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t pl = p0; pl < p1; ++pl)
+      for (int64_t hh = 0; hh < g.h; ++hh)
+        std::memcpy(data + (pl * p.hp + hh + g.pt) * p.wp + g.pl,
+                    x + (pl * g.h + hh) * g.w, sizeof(T) * g.w);
+  }, 1);
+  p.data = data;
   return p;
 }
 
