@@ -24,12 +24,15 @@
 namespace metalnet {
 namespace {
 
-// planes planes of `size` elements, of `count` images (image i's plane p at src[i*stride +
-// p*size]), to dst[p][q][L]: lane i of cell q is image i's; lanes past count are zero.
+// `planes` planes of rows x cols elements, of `count` images (image i's plane p at src[i*stride
+// + p*rows*cols]), to dst[p][row][left + col][L]: lane i of a cell is image i's, lanes past
+// count are zero. dst rows are `width` cells long; the cells around the copied ones are left
+// as they are (zero: the caller's buffer starts zeroed and only these cells are ever written).
 template <class T, int L>
 METALNET_INLINE void to_lanes(const T* src, int64_t stride, int count, int64_t planes,
-                              int64_t size, T* dst) {
+                              int64_t rows, int64_t cols, int64_t width, int64_t left, T* dst) {
   using V = typename SimdVec<T, L>::type;
+  const int64_t size = rows * cols;
   for (int64_t p = 0; p < planes; ++p)
     for (int64_t q = 0; q < size; q += L) {
       const int cells = int(std::min<int64_t>(L, size - q));
@@ -40,7 +43,11 @@ METALNET_INLINE void to_lanes(const T* src, int64_t stride, int count, int64_t p
         if (i < count) std::memcpy(&block[i], src + i * stride + p * size + q, cells * sizeof(T));
       }
       transpose_square<T, L>(block);
-      for (int c = 0; c < cells; ++c) store_vec(dst + (p * size + q + c) * L, block[c]);
+      int64_t row = q / cols, col = q % cols;
+      for (int c = 0; c < cells; ++c) {
+        store_vec(dst + ((p * rows + row) * width + left + col) * L, block[c]);
+        if (++col == cols) col = 0, ++row;
+      }
     }
 }
 
@@ -63,35 +70,30 @@ METALNET_INLINE void from_lanes(const T* src, int count, int64_t planes, int64_t
 }
 
 // Output row oh of channel k, P outputs from ow0, into out (channel k's plane): the kernel rows
-// whose input row exists, each input column that exists loaded once and met with the S taps.
+// whose input row exists, each met with the S taps. xt rows are padded with zero columns, so
+// tile column j reads padded column ow0 + j with no bounds (a branch per column costs more than
+// the FMAs on the few zero columns of the row ends).
 template <class T, int L, int S, int P>
-METALNET_INLINE void lanes_tile(const ConvGeometry& g, const T* xt, const T* w, T bias, int64_t k,
-                                int64_t oh, int64_t ow0, int positions, T* out) {
+METALNET_INLINE void lanes_tile(const ConvGeometry& g, int64_t width, const T* xt, const T* w,
+                                T bias, int64_t k, int64_t oh, int64_t ow0, int positions,
+                                T* out) {
   using V = typename SimdVec<T, L>::type;
   V acc[P];
 #pragma GCC unroll 32
   for (int p = 0; p < P; ++p) acc[p] = V{} + bias;
-  // Input column of tile column j: ow0 - pl + j; those inside [0, W) only.
-  const int64_t first = ow0 - g.pl;
-  const int j0 = int(std::max<int64_t>(0, -first));
-  const int j1 = int(std::min<int64_t>(P + S - 1, g.w - first));
   const int64_t top = oh * g.sh - g.pt;
   const int64_t r0 = top >= 0 ? 0 : (-top + g.dh - 1) / g.dh;
   const int64_t r1 = std::min<int64_t>(g.r, top < g.h ? (g.h - 1 - top) / g.dh + 1 : 0);
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t r = r0; r < r1; ++r) {
       const T* taps = w + ((k * g.c + c) * g.r + r) * S;
-      V wv[S];
+      T wv[S];  // scalar x vector: one broadcast each, kept in a register (see microkernel_body)
 #pragma GCC unroll 8
-      for (int s = 0; s < S; ++s) wv[s] = V{} + taps[s];
-      // Column `first` of the row; read only from column 0 on (j >= j0).
-      const T* row = reinterpret_cast<const T*>(
-          reinterpret_cast<intptr_t>(xt) +
-          intptr_t(((c * g.h + top + r * g.dh) * g.w + first) * L * int64_t(sizeof(T))));
+      for (int s = 0; s < S; ++s) wv[s] = taps[s];
+      const T* row = xt + ((c * g.h + top + r * g.dh) * width + ow0) * L;
       asm("" : "+r"(row));
 #pragma GCC unroll 40
       for (int j = 0; j < P + S - 1; ++j) {
-        if (j < j0 || j >= j1) continue;
         const V xv = load_vec<V>(row + j * L);
 #pragma GCC unroll 8
         for (int s = 0; s < S; ++s)
@@ -102,15 +104,15 @@ METALNET_INLINE void lanes_tile(const ConvGeometry& g, const T* xt, const T* w, 
 }
 
 template <class T, int L, int S, int P>
-METALNET_INLINE void lanes_group(const ConvGeometry& g, const T* xt, const T* w, const T* b,
-                                 T* yt) {
+METALNET_INLINE void lanes_group(const ConvGeometry& g, int64_t width, const T* xt, const T* w,
+                                 const T* b, T* yt) {
   for (int64_t k = 0; k < g.k; ++k) {
     const T bias = b ? b[k] : T(0);
     T* plane = yt + k * g.ho * g.wo * L;
     for (int64_t oh = 0; oh < g.ho; ++oh)
       for (int64_t ow0 = 0; ow0 < g.wo; ow0 += P)
-        lanes_tile<T, L, S, P>(g, xt, w, bias, k, oh, ow0, int(std::min<int64_t>(P, g.wo - ow0)),
-                               plane);
+        lanes_tile<T, L, S, P>(g, width, xt, w, bias, k, oh, ow0,
+                               int(std::min<int64_t>(P, g.wo - ow0)), plane);
   }
 }
 
@@ -119,20 +121,20 @@ METALNET_INLINE void lanes_group(const ConvGeometry& g, const T* xt, const T* w,
 constexpr int lanes_top(Isa isa, int s) {
   return std::min(24, ((isa == Isa::avx512 ? 32 : 16) - s - 1) / 2 * 2);
 }
-int lanes_width(int widest, int64_t wo) {
+int lanes_tile_width(int widest, int64_t wo) {
   const int64_t tiles = (wo + widest - 1) / widest;
   const int64_t width = (wo + tiles - 1) / tiles;
   return int(std::max<int64_t>(2, (width + 1) / 2 * 2));
 }
 
 template <Isa I, class T, int S>
-METALNET_INLINE void lanes_dispatch(int width, const ConvGeometry& g, const T* xt, const T* w,
-                                    const T* b, T* yt) {
+METALNET_INLINE void lanes_dispatch(int tile, const ConvGeometry& g, int64_t width, const T* xt,
+                                    const T* w, const T* b, T* yt) {
   constexpr int L = GemmConfig<I, T>::lanes, top = lanes_top(I, S);
-  switch (width) {
-#define METALNET_LANES_WIDTH(P)                                          \
-  case P:                                                                \
-    if constexpr (P <= top) lanes_group<T, L, S, P>(g, xt, w, b, yt);    \
+  switch (tile) {
+#define METALNET_LANES_WIDTH(P)                                                 \
+  case P:                                                                       \
+    if constexpr (P <= top) lanes_group<T, L, S, P>(g, width, xt, w, b, yt);    \
     break;
     METALNET_LANES_WIDTH(2) METALNET_LANES_WIDTH(4) METALNET_LANES_WIDTH(6)
     METALNET_LANES_WIDTH(8) METALNET_LANES_WIDTH(10) METALNET_LANES_WIDTH(12)
@@ -145,14 +147,14 @@ METALNET_INLINE void lanes_dispatch(int width, const ConvGeometry& g, const T* x
 // One group of up to L images: transposed in, convolved, transposed out.
 #define METALNET_LANES_VARIANT(ISA, TARGET)                                                    \
   template <class T>                                                                           \
-  TARGET void lanes_images_##ISA(int width, const ConvGeometry& g, const T* x, const T* w,     \
-                                 const T* b, T* y, int count, T* xt, T* yt) {                  \
+  TARGET void lanes_images_##ISA(int tile, int64_t width, const ConvGeometry& g, const T* x,   \
+                                 const T* w, const T* b, T* y, int count, T* xt, T* yt) {      \
     constexpr int L = GemmConfig<Isa::ISA, T>::lanes;                                          \
-    to_lanes<T, L>(x, g.c * g.h * g.w, count, g.c, g.h * g.w, xt);                             \
+    to_lanes<T, L>(x, g.c * g.h * g.w, count, g.c, g.h, g.w, width, g.pl, xt);                 \
     if (g.s == 3)                                                                              \
-      lanes_dispatch<Isa::ISA, T, 3>(width, g, xt, w, b, yt);                                  \
+      lanes_dispatch<Isa::ISA, T, 3>(tile, g, width, xt, w, b, yt);                            \
     else                                                                                       \
-      lanes_dispatch<Isa::ISA, T, 5>(width, g, xt, w, b, yt);                                  \
+      lanes_dispatch<Isa::ISA, T, 5>(tile, g, width, xt, w, b, yt);                            \
     from_lanes<T, L>(yt, count, g.k, g.ho * g.wo, y, g.k * g.ho * g.wo);                       \
   }
 METALNET_LANES_VARIANT(avx512, METALNET_TARGET_AVX512)
@@ -171,12 +173,15 @@ void conv2d_forward_images(const ConvGeometry& g, const T* x, const T* w, const 
   if (g.n * g.ho * g.wo == 0 || g.k == 0) return;
   const int64_t lanes = lanes_for(sizeof(T)), groups = (g.n + lanes - 1) / lanes;
   const Isa isa = active_isa();
-  const int width = lanes_width(lanes_top(isa, int(g.s)), g.wo);
+  const int tile = lanes_tile_width(lanes_top(isa, int(g.s)), g.wo);
+  // Input rows padded with pl zero columns on the left and as many on the right as the last
+  // tile reads (its columns up to tiles * tile + S - 2).
+  const int64_t width = std::max(g.pl + g.w, (g.wo + tile - 1) / tile * tile + g.s - 1);
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    std::vector<T> xt(size_t(g.c * g.h * g.w * lanes)), yt(size_t(g.k * g.ho * g.wo * lanes));
+    std::vector<T> xt(size_t(g.c * g.h * width * lanes)), yt(size_t(g.k * g.ho * g.wo * lanes));
     for (int64_t q = g0; q < g1; ++q) {
       const int count = int(std::min(lanes, g.n - q * lanes));
-      METALNET_DISPATCH_ISA(lanes_images, width, g, x + q * lanes * g.c * g.h * g.w, w, b,
+      METALNET_DISPATCH_ISA(lanes_images, tile, width, g, x + q * lanes * g.c * g.h * g.w, w, b,
                             y + q * lanes * g.k * g.ho * g.wo, count, xt.data(), yt.data());
     }
   }, 1);
