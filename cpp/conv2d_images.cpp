@@ -72,8 +72,11 @@ METALNET_INLINE void from_lanes(const T* src, int count, int64_t planes, int64_t
 // Output row oh of channel k, P outputs from ow0, into out (channel k's plane): the kernel rows
 // whose input row exists, each met with the S taps. xt rows are padded with zero columns, so
 // tile column j reads padded column ow0 + j with no bounds (a branch per column costs more than
-// the FMAs on the few zero columns of the row ends).
-template <class T, int L, int S, int P>
+// the FMAs on the few zero columns of the row ends). Full: the tile is the whole row of a layer
+// padded by S-1 on both sides (dx of an unpadded stride-1 layer): the P-S+1 real columns
+// alone are read, input column i meeting outputs i .. i+S-1 (LeNet conv2's dx: 50 FMAs per
+// kernel row, not 70).
+template <class T, int L, int S, int P, bool Full>
 METALNET_INLINE void lanes_tile(const ConvGeometry& g, int64_t width, const T* xt, const T* w,
                                 T bias, int64_t k, int64_t oh, int64_t ow0, int positions,
                                 T* out) {
@@ -92,12 +95,21 @@ METALNET_INLINE void lanes_tile(const ConvGeometry& g, int64_t width, const T* x
       for (int s = 0; s < S; ++s) wv[s] = taps[s];
       const T* row = xt + ((c * g.h + top + r * g.dh) * width + ow0) * L;
       asm("" : "+r"(row));
+      if constexpr (Full) {
 #pragma GCC unroll 40
-      for (int j = 0; j < P + S - 1; ++j) {
-        const V xv = load_vec<V>(row + j * L);
+        for (int i = 0; i < P - S + 1; ++i) {
+          const V xv = load_vec<V>(row + (i + S - 1) * L);
 #pragma GCC unroll 8
-        for (int s = 0; s < S; ++s)
-          if (j - s >= 0 && j - s < P) acc[j - s] += wv[s] * xv;
+          for (int s = 0; s < S; ++s) acc[i + S - 1 - s] += wv[s] * xv;
+        }
+      } else {
+#pragma GCC unroll 40
+        for (int j = 0; j < P + S - 1; ++j) {
+          const V xv = load_vec<V>(row + j * L);
+#pragma GCC unroll 8
+          for (int s = 0; s < S; ++s)
+            if (j - s >= 0 && j - s < P) acc[j - s] += wv[s] * xv;
+        }
       }
     }
   for (int p = 0; p < positions; ++p) store_vec(out + (oh * g.wo + ow0 + p) * L, acc[p]);
@@ -106,13 +118,18 @@ METALNET_INLINE void lanes_tile(const ConvGeometry& g, int64_t width, const T* x
 template <class T, int L, int S, int P>
 METALNET_INLINE void lanes_group(const ConvGeometry& g, int64_t width, const T* xt, const T* w,
                                  const T* b, T* yt) {
+  const bool full = g.wo == P && g.pl == S - 1 && g.w == P - S + 1;
   for (int64_t k = 0; k < g.k; ++k) {
     const T bias = b ? b[k] : T(0);
     T* plane = yt + k * g.ho * g.wo * L;
     for (int64_t oh = 0; oh < g.ho; ++oh)
-      for (int64_t ow0 = 0; ow0 < g.wo; ow0 += P)
-        lanes_tile<T, L, S, P>(g, width, xt, w, bias, k, oh, ow0,
-                               int(std::min<int64_t>(P, g.wo - ow0)), plane);
+      if (full) {
+        lanes_tile<T, L, S, P, true>(g, width, xt, w, bias, k, oh, 0, P, plane);
+      } else {
+        for (int64_t ow0 = 0; ow0 < g.wo; ow0 += P)
+          lanes_tile<T, L, S, P, false>(g, width, xt, w, bias, k, oh, ow0,
+                                        int(std::min<int64_t>(P, g.wo - ow0)), plane);
+      }
   }
 }
 
