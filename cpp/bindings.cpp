@@ -443,9 +443,10 @@ void bind_conv2d(py::module_& m) {
                                  : algorithm == "rows" ? ConvAlgorithm::rows
                                  : algorithm == "window" ? ConvAlgorithm::window
                                  : algorithm == "images" ? ConvAlgorithm::images
+                                 : algorithm == "taps" ? ConvAlgorithm::taps
                                  : algorithm == "winograd" ? ConvAlgorithm::winograd
                                  : throw py::value_error("algorithm must be 'auto', 'im2col', "
-                                                         "'direct', 'rows', 'window', 'images' or 'winograd', got '" + algorithm + "'");
+                                                         "'direct', 'rows', 'window', 'images', 'taps' or 'winograd', got '" + algorithm + "'");
     require_contiguous(x, "x");
     require_contiguous(w, "w");
     require_contiguous(y, "y");
@@ -473,6 +474,8 @@ void bind_conv2d(py::module_& m) {
                               "5-wide kernel and output channels filling one vector (more than " +
                               std::to_string(lanes_for(sizeof(T)) / 2) + ", at most " +
                               std::to_string(lanes_for(sizeof(T))) + ")");
+      if (chosen == ConvAlgorithm::taps && !taps_applies(g))
+        throw py::value_error("algorithm 'taps' needs stride 1 along rows");
       if (chosen == ConvAlgorithm::images && !images_applies(g))
         throw py::value_error("algorithm 'images' needs stride and dilation 1 along rows and a "
                               "3- or 5-wide kernel");

@@ -32,6 +32,7 @@ SHAPES = [  # x shape, w shape, geometry
     ((2, 16, 12, 11), (64, 16, 3, 3), dict(padding=1)),                     # dx by window
     ((2, 7, 10, 9), (40, 7, 3, 3), dict(padding=1)),                        # the same, 8 lanes
     ((34, 6, 14, 14), (16, 6, 5, 5), {}),                      # dx by images: 3 groups of 16
+    ((3, 64, 4, 5), (66, 64, 3, 3), dict(padding=(1, 2, 1, 0))),    # taps: 4x4 on padding
 ]
 
 # Vector lanes per ISA for float32 (float64 has half): the window kernel's channel vector.
@@ -65,10 +66,11 @@ def test_shapes_reach_every_backward_path():
         wo = (xs[3] + pad[2] + pad[3] - dilation[1] * (ws[3] - 1) - 1) // stride[1] + 1
         plans.append(cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, pad[0], pad[2],
                                      *dilation, dtype=dtype))
-    assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "images", "rows", "window",
-                                        "winograd"}
+    assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "images", "rows", "taps",
+                                        "window", "winograd"}
     assert {p["dw"] for p in plans} == {"im2col", "rows", "window", "winograd"}
-    assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "window", "winograd"}
+    assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "taps", "window",
+                                             "winograd"}
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
@@ -130,8 +132,9 @@ def _stride_one(geo):
 @pytest.mark.parametrize("algorithm, xs, ws, geo", [
     (algorithm, *case)
     for case in SHAPES + [((2, 3, 9, 30), (40, 3, 3, 3), dict(padding=1))]
-    for algorithm in ("im2col", "direct", "rows", "window", "images")
+    for algorithm in ("im2col", "direct", "rows", "window", "images", "taps")
     if (algorithm != "rows" or _stride_one(case[2]))
+    and (algorithm != "taps" or _args.pair(case[2].get("stride", 1), "stride")[1] == 1)
     and (algorithm != "images" or _window_applies(case[1], case[2], case[1][0]))
     and (algorithm != "window" or _window_applies(case[1], case[2], max(LANES.values())))])
 def test_every_forward_algorithm(xs, ws, geo, algorithm, isa, rng):
@@ -297,6 +300,77 @@ def test_images_refuses_other_layers(rng):
         w = rng.standard_normal(ws).astype(np.float32)
         with pytest.raises(ValueError, match="'images' needs stride and dilation 1 along rows"):
             _forward_with("images", x, w, None, geo)
+
+
+def _taps_cases(rng):
+    """Random layers for one GEMM per tap: padding from none to past the kernel's reach (taps
+    with no real input at all), stride and dilation across rows, dilation along them, channel
+    counts that leave GEMM panels part-filled, whole-row runs that merge and runs that do not."""
+    cases = [((2, 70, 4, 4), (67, 70, 3, 3), dict(padding=1)),            # ResNet's last, small
+             ((1, 3, 2, 2), (5, 3, 3, 3), dict(padding=2))]                # a tap row on padding
+    for _ in range(4):
+        r, s = (int(v) for v in rng.integers(1, 6, 2))
+        geo = dict(padding=tuple(int(v) for v in rng.integers(0, 4, 4)),
+                   stride=(int(rng.integers(1, 3)), 1), dilation=tuple(int(v) for v in rng.integers(1, 3, 2)))
+        pad, dil = geo["padding"], geo["dilation"]
+        h0 = max(1, (r - 1) * dil[0] + 1 - pad[0] - pad[1])  # the least input with an output
+        w0 = max(1, (s - 1) * dil[1] + 1 - pad[2] - pad[3])
+        h, w = int(rng.integers(h0, h0 + 8)), int(rng.integers(w0, w0 + 8))
+        n, c, k = int(rng.integers(1, 4)), int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        cases.append(((n, c, h, w), (k, c, r, s), geo))
+    return cases
+
+
+@pytest.mark.parametrize("threads", (1, 2, 3))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+def test_taps_matches_reference(dtype, threads, isa, rng):
+    """Forward and dx by one GEMM per tap against the reference (forward into a NaN-poisoned
+    output; dx through conv2d_backward where the plan picks taps, else forced by a layer big
+    enough for the rule)."""
+    before = metalnet.get_num_threads()
+    try:
+        metalnet.set_num_threads(threads)
+        for xs, ws, geo in _taps_cases(rng):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+            b = rng.standard_normal(ws[0]).astype(dtype)
+            y = _forward_with("taps", x, w, b, geo)
+            x64, w64 = x.astype(np.float64), w.astype(np.float64)
+            what = f"taps[{isa}, {threads} threads] {xs} {ws} {geo}"
+            assert_close(y, reference.conv2d_forward(x64, w64, b.astype(np.float64), **geo),
+                         dtype, "cpu", chain=4, floor_rms=1.0, what=what)
+    finally:
+        metalnet.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+def test_taps_dx_matches_reference(dtype, isa, rng):
+    """dx by taps (64+ channels, a quarter of the taps on padding), straight from the weights:
+    4x4 and 2x2 images, asymmetric padding, stride 2 down the rows."""
+    for xs, ws, geo in (((3, 64, 4, 4), (65, 64, 3, 3), dict(padding=1)),
+                        ((2, 67, 2, 2), (64, 67, 3, 3), dict(padding=1)),
+                        ((2, 64, 5, 4), (64, 64, 3, 2), dict(padding=(2, 0, 1, 1), stride=(2, 1)))):
+        padding = _args.padding4(geo.get("padding", 0))
+        stride = _args.pair(geo.get("stride", 1), "stride")
+        ho, wo = _args.conv_out_hw(xs[2], xs[3], ws[2:], stride, padding, (1, 1))
+        plan = cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, padding[0], padding[2], 1, 1)
+        assert plan["dx"] == "taps" and plan["forward"] == "taps", (xs, ws, geo, plan)
+        x = rng.standard_normal(xs).astype(dtype)
+        w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+        dy = rng.standard_normal((xs[0], ws[0], ho, wo)).astype(dtype)
+        with metalnet.backend("cpu"):
+            dx, dw, db = ops.conv2d_backward(dy, x, w, **geo)
+        refs = reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
+                                         w.astype(np.float64), **geo)
+        for name, got, ref in zip(("dx", "dw", "db"), (dx, dw, db), refs):
+            assert_close(got, ref, dtype, "cpu", chain=5, what=f"taps {name}[{isa}] {xs} {ws} {geo}")
+
+
+def test_taps_refuses_strided_rows(rng):
+    x = rng.standard_normal((1, 2, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="'taps' needs stride 1 along rows"):
+        _forward_with("taps", x, w, None, dict(stride=(1, 2)))
 
 
 def _winograd_cases(seed):

@@ -37,6 +37,13 @@ bool window_applies(const ConvGeometry& g, size_t elem);
 template <class T>
 void conv2d_forward_images(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
 bool images_applies(const ConvGeometry& g);
+// The same as one GEMM per kernel tap over the outputs whose input under it is real (stride 1
+// along rows: taps_applies): cpp/conv2d_taps.cpp. conv2d_dx_taps: dx alone, the same way.
+template <class T>
+void conv2d_forward_taps(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+template <class T>
+void conv2d_dx_taps(const ConvGeometry& g, const T* dy, const T* w, T* dx);
+bool taps_applies(const ConvGeometry& g);
 // dW alone for the layers conv2d_forward_window serves: the same windows, dy across channels.
 template <class T>
 void conv2d_weight_grad_window(const ConvGeometry& g, const T* dy, const T* x, T* dw);
@@ -54,7 +61,7 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
 // `col2im` is not a forward algorithm: dx computed from GEMM columns scattered back (below).
-enum class ConvAlgorithm { automatic, im2col, direct, rows, window, images, winograd, col2im };
+enum class ConvAlgorithm { automatic, im2col, direct, rows, window, images, taps, winograd, col2im };
 // elem: the element size (the vector width in elements decides some choices).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g, size_t elem);
 const char* algorithm_name(ConvAlgorithm algorithm);

@@ -250,6 +250,8 @@ ALGORITHMS = {
     "direct": "direct, vectorised across output channels: each tap's input value is broadcast "
               "against a vector of output channels' weights (an implicit GEMM, nothing unrolled)",
     "im2col": "im2col in cache-sized blocks of columns, then our GEMM",
+    "taps": "one GEMM per kernel tap over only the outputs whose input under it is real "
+            "(images and channels innermost), so padding is never multiplied",
     "col2im": "dcols = W^T @ dY by GEMM, then col2im adds each column back to the input cells "
               "it came from",
 }
