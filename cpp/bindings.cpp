@@ -11,6 +11,7 @@
 #include "metalnet/bias.h"
 #include "metalnet/conv2d.h"
 #include "metalnet/lstm.h"
+#include "metalnet/optim.h"
 #include "metalnet/gemm.h"
 #include "metalnet/host_pool.h"
 #include "metalnet/pooling.h"
@@ -642,6 +643,38 @@ void bind_runtime(py::module_& m) {
 #endif
 }
 
+void bind_optim(py::module_& m) {
+  m.def("sgd_update", [](py::array& param, const py::array& grad, const py::object& buf_in,
+                         double lr, double momentum, double dampening, double weight_decay,
+                         bool nesterov, bool first) {
+    require_contiguous(param, "param");
+    require_writeable(param, "param");
+    require_contiguous(grad, "grad");
+    require_same(param, grad, "param", "grad");
+    py::array buf;
+    if (!buf_in.is_none()) {
+      buf = buf_in.cast<py::array>();
+      require_contiguous(buf, "buf");
+      require_writeable(buf, "buf");
+      require_same(param, buf, "param", "buf");
+    } else if (momentum != 0) {
+      throw py::value_error("buf is needed when momentum != 0");
+    }
+    dispatch_float(param, "param", [&](auto zero) {
+      using T = decltype(zero);
+      T* pp = mptr<T>(param);
+      const T* gp = cptr<T>(grad);
+      T* bp = buf_in.is_none() ? nullptr : mptr<T>(buf);
+      const int64_t n = param.size();
+      py::gil_scoped_release nogil;
+      sgd_update<T>(n, pp, gp, bp, T(lr), T(momentum), T(dampening), T(weight_decay), nesterov,
+                    first);
+    });
+  }, py::arg("param"), py::arg("grad"), py::arg("buf"), py::arg("lr"), py::arg("momentum"),
+     py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("first"),
+     "One SGD step in place on param (and the momentum buffer buf, None without momentum).");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_cpu, m) {
@@ -653,6 +686,7 @@ PYBIND11_MODULE(_cpu, m) {
   bind_batch_norm(m);
   bind_conv2d(m);
   bind_lstm(m);
+  bind_optim(m);
   bind_pool(m);
   bind_pooling(m);
   bind_softmax(m);

@@ -76,7 +76,8 @@ def test_info_reports_every_backend_and_primitive():
     assert set(data["fused"]) == set(_registry.FUSED)
     for name, has in data["fused"].items():
         assert set(has) == set(metalnet.backends()) and has["numpy"] is False
-        assert has.get("cpu", name.startswith("batch_norm")) == name.startswith("batch_norm")
+        on_cpu = name.startswith("batch_norm") or name == "sgd_update"
+        assert has.get("cpu", on_cpu) == on_cpu
     from metalnet.info import format_info
     assert "batch_norm_forward" in format_info(data)
 

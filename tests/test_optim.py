@@ -173,3 +173,83 @@ def test_training_a_linear_model_reduces_the_loss(rng):
 def test_bad_arguments_name_the_argument(build, match):
     with pytest.raises((TypeError, ValueError), match=match):
         build([nn.Parameter(np.zeros(2))])
+
+
+# --------------------------------------------------- the cpu backend's fused SGD step (C++)
+SGD_RULES = [dict(momentum=0.0), dict(momentum=0.9, first=True), dict(momentum=0.9),
+             dict(momentum=0.8, dampening=0.3, weight_decay=1e-2),
+             dict(momentum=0.9, nesterov=True, weight_decay=1e-3)]
+
+
+def _sgd_rule(param, grad, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+              nesterov=False, first=False):
+    """The update written out in float64, element-wise."""
+    p, g = param.astype(np.float64), grad.astype(np.float64) + weight_decay * param
+    if momentum:
+        buf = g if first else momentum * buf.astype(np.float64) + (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    return p - lr * g, buf
+
+
+@pytest.mark.parametrize("size", (1, 997, 100_003))  # one element, prime, many thread chunks
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+@pytest.mark.parametrize("rule", SGD_RULES, ids=[str(i) for i in range(len(SGD_RULES))])
+def test_fused_sgd_update_follows_the_rule(rule, dtype, size, rng):
+    from metalnet import ops
+    import metalnet
+    param = rng.standard_normal(size).astype(dtype)
+    grad = rng.standard_normal(size).astype(dtype)
+    buf = rng.standard_normal(size).astype(dtype) if rule["momentum"] else None
+    if rule.get("first"):
+        buf[:] = np.nan  # the first step must not read the buffer
+    want_p, want_buf = _sgd_rule(param, grad, buf, 0.05, **rule)
+    with metalnet.backend("cpu"):
+        assert ops.has_fused("sgd_update", param)
+        ops.sgd_update(param, grad, buf, lr=0.05, **rule)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(param, want_p, rtol=tol, atol=tol)
+    if buf is not None:
+        np.testing.assert_allclose(buf, want_buf, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name, kwargs", [c for c in CASES if c[0] == "SGD"])
+def test_sgd_fused_and_composed_agree(name, kwargs, rng):
+    """optim.SGD on the cpu backend (the fused C++ step) and on numpy (array ops) land on the
+    same parameters after several steps."""
+    import metalnet
+    start = make_params(rng)
+    grads = [[rng.standard_normal(p.shape) for p in start] for _ in range(STEPS)]
+    with metalnet.backend("cpu"):
+        fused = run_ours(optim.SGD, kwargs, start, grads)
+    with metalnet.backend("numpy"):
+        composed = run_ours(optim.SGD, kwargs, start, grads)
+    for a, b in zip(fused, composed):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(grad=np.zeros(4)), "grad must have shape"),
+    (dict(grad=np.zeros(5, np.float32)), "grad has dtype float32"),
+    (dict(buf=None), "buf .* is needed"),
+    (dict(buf=np.zeros(4)), "buf must have shape"),
+    (dict(param=np.zeros(10)[::2]), "param must be C-contiguous"),
+    (dict(lr=float("nan")), "lr must be finite"),
+    (dict(nesterov="yes"), "nesterov must be True or False"),
+])
+def test_fused_sgd_update_names_bad_arguments(change, match):
+    from metalnet import ops
+    import metalnet
+    args = dict(param=np.zeros(5), grad=np.zeros(5), buf=np.zeros(5), lr=0.1, momentum=0.9,
+                nesterov=False)
+    args.update(change)
+    with metalnet.backend("cpu"), pytest.raises((ValueError, TypeError), match=match):
+        ops.sgd_update(args.pop("param"), args.pop("grad"), args.pop("buf"), **args)
+
+
+def test_fused_sgd_update_refuses_a_read_only_param():
+    from metalnet import ops
+    import metalnet
+    param = np.zeros(5)
+    param.flags.writeable = False
+    with metalnet.backend("cpu"), pytest.raises(ValueError, match="param must be writeable"):
+        ops.sgd_update(param, np.zeros(5), lr=0.1)

@@ -216,6 +216,37 @@ def batch_norm_backward(dy, x, mean, inv_std, weight=None, *, batch=True):
     return fused(dy, x, mean, inv_std, weight, batch=batch)
 
 
+# -------------------------------------------------------------------------- optimizers
+def sgd_update(param, grad, buf=None, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+               nesterov=False, first=False):
+    """One SGD step in place (PyTorch's rule), on param and, with momentum, its buffer buf:
+    g = grad + weight_decay * param; buf = g when ``first`` else momentum * buf + (1 -
+    dampening) * g; g = g + momentum * buf (nesterov) or buf; param -= lr * g. One pass over
+    the arrays. Only where ``has_fused("sgd_update", param)`` (cpu); optim.SGD composes array
+    ops elsewhere."""
+    check.array(param, "param", floating=True)
+    check.array(grad, "grad")
+    check.shape(grad, "grad", param.shape, "the shape of param")
+    if not param.flags.writeable:
+        raise ValueError("param must be writeable (it is updated in place)")
+    values = {name: check.real(v, name) for name, v in
+              dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay).items()}
+    nesterov, first = check.flag(nesterov, "nesterov"), check.flag(first, "first")
+    if values["momentum"] != 0:
+        if buf is None:
+            raise ValueError("buf (the momentum buffer, shaped like param) is needed when "
+                             "momentum != 0")
+        check.array(buf, "buf")
+        check.shape(buf, "buf", param.shape, "the shape of param")
+        if not buf.flags.writeable:
+            raise ValueError("buf must be writeable (it is updated in place)")
+    else:
+        buf = None
+    device = check.same_dtype_and_device(param=param, grad=grad, buf=buf)
+    fused = _fused(device, "sgd_update", "optim.SGD composes it from array ops")
+    fused(param, grad, buf, nesterov=nesterov, first=first, **values)
+
+
 # ----------------------------------------------------------------------------- pooling
 def _pool_args(x_shape, kernel_size, stride, padding):
     kernel = _args.pair(kernel_size, "kernel_size")

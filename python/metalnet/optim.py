@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
+from . import ops
 from .autograd import array_module
 from .tensor import Tensor
 
@@ -89,8 +92,18 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
-        g = grad + group["weight_decay"] * param if group["weight_decay"] else grad
         momentum = group["momentum"]
+        if ops.has_fused("sgd_update", param) and param.flags.c_contiguous \
+                and grad.flags.c_contiguous and grad.dtype == param.dtype:
+            first = momentum != 0 and "momentum_buffer" not in state
+            if first:
+                state["momentum_buffer"] = np.empty_like(param)
+            ops.sgd_update(param, grad, state.get("momentum_buffer"), lr=group["lr"],
+                           momentum=momentum, dampening=group["dampening"],
+                           weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                           first=first)
+            return
+        g = grad + group["weight_decay"] * param if group["weight_decay"] else grad
         if momentum:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.copy()

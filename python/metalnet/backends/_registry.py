@@ -25,10 +25,11 @@ PRIMITIVES = (
     "lstm_forward", "lstm_backward",
 )
 
-# Optional backend-level fused forwards, outside the primitive table: a backend may define them
-# (cuda and cupy do), ops.has_fused says whether the one running an array does, and the layers
-# (metalnet.functional) use them there and compose the primitives elsewhere.
-FUSED = ("conv2d_bias_relu_forward", "batch_norm_forward", "batch_norm_backward")
+# Optional backend-level fused functions, outside the primitive table: a backend may define them
+# (cuda and cupy do the convolution's, cpu batch norm's and the SGD step), ops.has_fused says
+# whether the one running an array does, and the layers (metalnet.functional) and optimizers use
+# them there and compose the primitives or array ops elsewhere.
+FUSED = ("conv2d_bias_relu_forward", "batch_norm_forward", "batch_norm_backward", "sgd_update")
 
 # Preference order per device: the first available one is the default.
 BACKENDS = {"cpu": ("cpu", "numpy"), "cuda": ("cuda", "cupy")}

@@ -80,6 +80,11 @@ def batch_norm_backward(dy, x, mean, inv_std, weight=None, *, batch=True):
     return dx, dweight, dbias
 
 
+# Fused optimizer step (see ops.sgd_update): one pass over the parameter in C++.
+def sgd_update(param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):
+    _cpu.sgd_update(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first)
+
+
 def lstm_forward(x, h0, c0, w_ih, w_hh, b):
     steps, n, hidden = x.shape[0], x.shape[1], h0.shape[1]
     hs, cs = empty((steps, n, hidden), x.dtype), empty((steps, n, hidden), x.dtype)
