@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "metalnet/conv2d.h"
+#include "metalnet/conv2d_row_tiles.h"
 #include "metalnet/gemm_config.h"
 #include "metalnet/gemm_microkernel.h"
 #include "metalnet/parallel.h"
@@ -133,32 +134,13 @@ METALNET_INLINE void lanes_group(const ConvGeometry& g, int64_t width, const T* 
   }
 }
 
-// The widest tile the registers hold beside S weights and an input vector, up to 24; the
-// width for a row: the fewest tiles, each as narrow as they can be.
-constexpr int lanes_top(Isa isa, int s) {
-  return std::min(24, ((isa == Isa::avx512 ? 32 : 16) - s - 1) / 2 * 2);
-}
-int lanes_tile_width(int widest, int64_t wo) {
-  const int64_t tiles = (wo + widest - 1) / widest;
-  const int64_t width = (wo + tiles - 1) / tiles;
-  return int(std::max<int64_t>(2, (width + 1) / 2 * 2));
-}
-
 template <Isa I, class T, int S>
 METALNET_INLINE void lanes_dispatch(int tile, const ConvGeometry& g, int64_t width, const T* xt,
                                     const T* w, const T* b, T* yt) {
-  constexpr int L = GemmConfig<I, T>::lanes, top = lanes_top(I, S);
-  switch (tile) {
-#define METALNET_LANES_WIDTH(P)                                                 \
-  case P:                                                                       \
-    if constexpr (P <= top) lanes_group<T, L, S, P>(g, width, xt, w, b, yt);    \
-    break;
-    METALNET_LANES_WIDTH(2) METALNET_LANES_WIDTH(4) METALNET_LANES_WIDTH(6)
-    METALNET_LANES_WIDTH(8) METALNET_LANES_WIDTH(10) METALNET_LANES_WIDTH(12)
-    METALNET_LANES_WIDTH(14) METALNET_LANES_WIDTH(16) METALNET_LANES_WIDTH(18)
-    METALNET_LANES_WIDTH(20) METALNET_LANES_WIDTH(22) METALNET_LANES_WIDTH(24)
-#undef METALNET_LANES_WIDTH
-  }
+  constexpr int L = GemmConfig<I, T>::lanes;
+#define METALNET_LANES_GROUP(P) lanes_group<T, L, S, P>(g, width, xt, w, b, yt)
+  METALNET_ROW_TILE_WIDTHS(tile, row_tile_top(I, S + 1), METALNET_LANES_GROUP)
+#undef METALNET_LANES_GROUP
 }
 
 // One group of up to L images: transposed in, convolved, transposed out.
@@ -190,7 +172,7 @@ void conv2d_forward_images(const ConvGeometry& g, const T* x, const T* w, const 
   if (g.n * g.ho * g.wo == 0 || g.k == 0) return;
   const int64_t lanes = lanes_for(sizeof(T)), groups = (g.n + lanes - 1) / lanes;
   const Isa isa = active_isa();
-  const int tile = lanes_tile_width(lanes_top(isa, int(g.s)), g.wo);
+  const int tile = row_tile_width(row_tile_top(isa, int(g.s) + 1), g.wo);
   // Input rows padded with pl zero columns on the left and as many on the right as the last
   // tile reads (its columns up to tiles * tile + S - 2).
   const int64_t width = std::max(g.pl + g.w, (g.wo + tile - 1) / tile * tile + g.s - 1);

@@ -17,6 +17,7 @@
 
 #include "metalnet/conv2d.h"
 #include "metalnet/conv2d_padded.h"
+#include "metalnet/conv2d_row_tiles.h"
 #include "metalnet/gemm_config.h"
 #include "metalnet/gemm_microkernel.h"
 #include "metalnet/parallel.h"
@@ -112,37 +113,6 @@ METALNET_INLINE void window_rows(const ConvGeometry& g, const WindowArgs& a, int
                                  int(g.k));
 }
 
-// Vector registers beside the tiles: 32 on AVX-512, 16 elsewhere.
-constexpr int window_registers(Isa isa) { return isa == Isa::avx512 ? 32 : 16; }
-// The widest tile the registers hold beside `others` vectors (the forward's S weights and a
-// broadcast), as an even number up to 24.
-constexpr int window_top(Isa isa, int others) {
-  return std::min(24, (window_registers(isa) - others) / 2 * 2);
-}
-
-// The width for a row of wo outputs: the fewest tiles the widest allows, each as narrow as
-// they can be (10 outputs: one tile of 10, not one of 12 with two wasted).
-int window_width(int widest, int64_t wo) {
-  const int64_t tiles = (wo + widest - 1) / widest;
-  const int64_t width = (wo + tiles - 1) / tiles;
-  return int(std::max<int64_t>(4, (width + 1) / 2 * 2));
-}
-
-// The tile widths compiled, each where it fits the registers (TOP): CASE(P) calls the kernel.
-#define METALNET_WINDOW_WIDTHS(TOP, CALL)                                                     \
-  switch (width) {                                                                            \
-    METALNET_WINDOW_WIDTH(TOP, CALL, 4) METALNET_WINDOW_WIDTH(TOP, CALL, 6)                   \
-    METALNET_WINDOW_WIDTH(TOP, CALL, 8) METALNET_WINDOW_WIDTH(TOP, CALL, 10)                  \
-    METALNET_WINDOW_WIDTH(TOP, CALL, 12) METALNET_WINDOW_WIDTH(TOP, CALL, 14)                 \
-    METALNET_WINDOW_WIDTH(TOP, CALL, 16) METALNET_WINDOW_WIDTH(TOP, CALL, 18)                 \
-    METALNET_WINDOW_WIDTH(TOP, CALL, 20) METALNET_WINDOW_WIDTH(TOP, CALL, 22)                 \
-    METALNET_WINDOW_WIDTH(TOP, CALL, 24)                                                      \
-  }
-#define METALNET_WINDOW_WIDTH(TOP, CALL, P) \
-  case P:                                   \
-    if constexpr (P <= (TOP)) CALL(P);      \
-    break;
-
 template <Isa I, class T, int S>
 METALNET_INLINE void window_dispatch(int width, const ConvGeometry& g, const WindowArgs& a,
                                      int64_t wp, const T* image, const T* wt, const T* bias,
@@ -150,9 +120,9 @@ METALNET_INLINE void window_dispatch(int width, const ConvGeometry& g, const Win
   constexpr int L = GemmConfig<I, T>::lanes;
   // Two output rows per tile where their accumulators fit beside the weights and a broadcast.
 #define METALNET_WINDOW_ROWS(P)                                                                \
-  window_rows<T, L, S, P, 2 * P + S + 1 <= window_registers(I) ? 2 : 1>(g, a, wp, image, wt,   \
+  window_rows<T, L, S, P, 2 * P + S + 1 <= row_tile_registers(I) ? 2 : 1>(g, a, wp, image, wt,   \
                                                                         bias, y, r0, r1)
-  METALNET_WINDOW_WIDTHS(window_top(I, S + 1), METALNET_WINDOW_ROWS)
+  METALNET_ROW_TILE_WIDTHS(width, row_tile_top(I, S + 1), METALNET_WINDOW_ROWS)
 #undef METALNET_WINDOW_ROWS
 }
 
@@ -262,10 +232,12 @@ METALNET_INLINE void window_dw_dispatch(int width, int64_t rows, const WindowGra
   constexpr int L = GemmConfig<I, T>::lanes, G = window_dw_group(I);
   int64_t j0 = 0;
 #define METALNET_WINDOW_DW(P) window_dw_rows<T, L, S, P, G>(a, dyt, x, images, j0, sums)
-  for (; j0 + G <= rows; j0 += G) METALNET_WINDOW_WIDTHS(window_top(I, G * S + 1), METALNET_WINDOW_DW)
+  for (; j0 + G <= rows; j0 += G)
+    METALNET_ROW_TILE_WIDTHS(width, row_tile_top(I, G * S + 1), METALNET_WINDOW_DW)
 #undef METALNET_WINDOW_DW
 #define METALNET_WINDOW_DW(P) window_dw_rows<T, L, S, P, 1>(a, dyt, x, images, j0, sums)
-  for (; j0 < rows; ++j0) METALNET_WINDOW_WIDTHS(window_top(I, G * S + 1), METALNET_WINDOW_DW)
+  for (; j0 < rows; ++j0)
+    METALNET_ROW_TILE_WIDTHS(width, row_tile_top(I, G * S + 1), METALNET_WINDOW_DW)
 #undef METALNET_WINDOW_DW
 }
 
@@ -286,8 +258,6 @@ METALNET_WINDOW_DW_VARIANT(avx512, METALNET_TARGET_AVX512)
 METALNET_WINDOW_DW_VARIANT(avx2, METALNET_TARGET_AVX2)
 METALNET_WINDOW_DW_VARIANT(generic, )
 #undef METALNET_WINDOW_DW_VARIANT
-#undef METALNET_WINDOW_WIDTH
-#undef METALNET_WINDOW_WIDTHS
 
 std::vector<int64_t> kernel_row_offsets(const ConvGeometry& g, int64_t plane, int64_t wp) {
   std::vector<int64_t> offset(size_t(std::max<int64_t>(g.c * g.r, 1)));
@@ -314,7 +284,7 @@ void conv2d_forward_window(const ConvGeometry& g, const T* x, const T* w, const 
   std::vector<T> bias(size_t(lanes), T(0));  // one vector, zero past K (or without a bias)
   if (b) std::copy(b, b + g.k, bias.begin());
   const Isa isa = active_isa();
-  const int width = window_width(window_top(isa, int(g.s) + 1), g.wo);
+  const int width = row_tile_width(row_tile_top(isa, int(g.s) + 1), g.wo);
   // A part-filled last tile reads up to a tile past its row (past the input on the last row).
   const bool whole = g.wo % width == 0;
   const PaddedInput<T> xp = pad_input(g, x, whole ? 0 : 1, whole ? 0 : width);
@@ -338,7 +308,7 @@ void conv2d_weight_grad_window(const ConvGeometry& g, const T* dy, const T* x, T
   std::fill(dw, dw + g.k * taps, T(0));
   if (g.n * g.ho * g.wo == 0 || g.k == 0 || taps == 0) return;
   const Isa isa = active_isa();
-  const int width = window_width(window_top(isa, window_dw_group(isa) * int(g.s) + 1), g.wo);
+  const int width = row_tile_width(row_tile_top(isa, window_dw_group(isa) * int(g.s) + 1), g.wo);
   const int64_t wpad = (g.wo + width - 1) / width * width;
   // A tile reads up to width + S - 2 past its first input; the last reads past the input.
   const PaddedInput<T> xp = pad_input(g, x, 1, width + g.s);
