@@ -275,9 +275,20 @@ ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem) {
   // on 3 and 16 channels at 28x28 to 56x56; rows needs stride 1 both ways).
   if (forward == ConvAlgorithm::window)
     return g.s == 5 || g.c >= 32 || g.sh != 1 ? ConvAlgorithm::window : ConvAlgorithm::rows;
+  // Layers the images kernel takes (<= 16 output channels, much padding): the window's or rows'
+  // dW, which walk the padded input as it is (im2col unrolled a 256 x 16 x 10 x 10 layer padded
+  // by 4 into 10.6 ms of dW; PyTorch 1.4 ms).
+  if (forward == ConvAlgorithm::images) {
+    if (window_applies(g, elem)) return ConvAlgorithm::window;
+    if (g.sh == 1 && g.sw == 1) return ConvAlgorithm::rows;
+  }
   // Winograd's dW, in L2-sized blocks of tiles, beat im2col's by 1.1-1.3x on every 3x3 layer
-  // the forward rule gives it (32 to 256 channels, measured).
+  // the forward rule gives it (32 to 256 channels, measured); so it does on 3x3 layers whose
+  // forward goes to the direct kernel, from 32 channels each way and 8x8 outputs (1.2-1.3x at
+  // 32 to 128 channels, 8x8 and 16x16); at 4x4 im2col's is faster (1.5x at 128 channels).
   if (forward == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
+  if (winograd_applies(g) && g.c >= 32 && g.k >= 32 && g.ho * g.wo >= 64)
+    return ConvAlgorithm::winograd;
   return ConvAlgorithm::im2col;
 }
 

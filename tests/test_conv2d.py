@@ -33,6 +33,7 @@ SHAPES = [  # x shape, w shape, geometry
     ((2, 7, 10, 9), (40, 7, 3, 3), dict(padding=1)),                        # the same, 8 lanes
     ((34, 6, 14, 14), (16, 6, 5, 5), {}),                      # dx by images: 3 groups of 16
     ((3, 64, 4, 5), (66, 64, 3, 3), dict(padding=(1, 2, 1, 0))),    # taps: 4x4 on padding
+    ((2, 32, 9, 8), (40, 32, 3, 3), dict(padding=1)),          # direct forward, Winograd dW
 ]
 
 # Vector lanes per ISA for float32 (float64 has half): the window kernel's channel vector.
@@ -216,6 +217,16 @@ def test_window_matches_reference(dtype, threads, isa, rng):
                 assert_close(got, ref, dtype, "cpu", chain=5, what=f"{name} {what} {plan}")
     finally:
         metalnet.set_num_threads(before)
+
+
+def test_dw_plans_for_small_direct_and_padded_layers():
+    """dW by Winograd for a 3x3 layer whose forward is direct (32+ channels, 8x8+ outputs), and
+    by rows for a layer the images kernel takes (im2col would unroll all its padding)."""
+    plan = cpu.conv2d_plan([2, 32, 9, 8], [40, 32, 3, 3], 9, 8, 1, 1, 1, 1, 1, 1)
+    assert plan["forward"] == "direct" and plan["dw"] == "winograd"
+    lanes = LANES[metalnet.cpu_isa()]
+    plan = cpu.conv2d_plan([2 * lanes, 16, 10, 10], [6, 16, 5, 5], 14, 14, 1, 1, 4, 4, 1, 1)
+    assert plan["forward"] == "images" and plan["dw"] in ("rows", "window")
 
 
 def test_window_dw_is_planned_for_its_layers():
