@@ -289,6 +289,10 @@ ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem) {
   if (forward == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
   if (winograd_applies(g) && g.c >= 32 && g.k >= 32 && g.ho * g.wo >= 64)
     return ConvAlgorithm::winograd;
+  // Few taps in all (first layers: 3 channels, 3x3): rows' dot products over whole images,
+  // where im2col's GEMM has a depth of 27 (2.1x faster at 3 -> 64 channels on 32x32, 2.1x at
+  // 16 -> 32 on 16x16).
+  if (g.sh == 1 && g.sw == 1 && g.c * g.r * g.s <= 160) return ConvAlgorithm::rows;
   return ConvAlgorithm::im2col;
 }
 

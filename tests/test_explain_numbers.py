@@ -190,7 +190,7 @@ def _window_or_rows(k):
     ((16, 256, 14, 14), (256, 256, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),
     ((32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),
     ((4, 16, 12, 12), (64, 16, 3, 3), dict(padding=1), "direct", _window_or_rows(16),
-     "im2col"),                                                                 # C < 32
+     "rows"),                                                                   # C*R*S <= 160
     ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), "direct", "col2im", "im2col"),
     ((2, 8, 20, 20), (300, 8, 5, 5), dict(padding=2), "im2col", _window_or_rows(8),
      "im2col"),                                                                 # dx: 8 out
