@@ -25,51 +25,6 @@
 namespace metalnet {
 namespace {
 
-// `planes` planes of rows x cols elements, of `count` images (image i's plane p at src[i*stride
-// + p*rows*cols]), to dst[p][row][left + col][L]: lane i of a cell is image i's, lanes past
-// count are zero. dst rows are `width` cells long; the cells around the copied ones are left
-// as they are (zero: the caller's buffer starts zeroed and only these cells are ever written).
-template <class T, int L>
-METALNET_INLINE void to_lanes(const T* src, int64_t stride, int count, int64_t planes,
-                              int64_t rows, int64_t cols, int64_t width, int64_t left, T* dst) {
-  using V = typename SimdVec<T, L>::type;
-  const int64_t size = rows * cols;
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t q = 0; q < size; q += L) {
-      const int cells = int(std::min<int64_t>(L, size - q));
-      V block[L];
-#pragma GCC unroll 16
-      for (int i = 0; i < L; ++i) {
-        block[i] = V{};
-        if (i < count) std::memcpy(&block[i], src + i * stride + p * size + q, cells * sizeof(T));
-      }
-      transpose_square<T, L>(block);
-      int64_t row = q / cols, col = q % cols;
-      for (int c = 0; c < cells; ++c) {
-        store_vec(dst + ((p * rows + row) * width + left + col) * L, block[c]);
-        if (++col == cols) col = 0, ++row;
-      }
-    }
-}
-
-// The reverse: dst[i*stride + p*size + q] = src[p][q][i] for the first `count` lanes.
-template <class T, int L>
-METALNET_INLINE void from_lanes(const T* src, int count, int64_t planes, int64_t size, T* dst,
-                                int64_t stride) {
-  using V = typename SimdVec<T, L>::type;
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t q = 0; q < size; q += L) {
-      const int cells = int(std::min<int64_t>(L, size - q));
-      V block[L];
-#pragma GCC unroll 16
-      for (int c = 0; c < L; ++c)
-        block[c] = c < cells ? load_vec<V>(src + (p * size + q + c) * L) : V{};
-      transpose_square<T, L>(block);
-      for (int i = 0; i < count; ++i)
-        std::memcpy(dst + i * stride + p * size + q, &block[i], cells * sizeof(T));
-    }
-}
-
 // Output row oh of channel k, P outputs from ow0, into out (channel k's plane): the kernel rows
 // whose input row exists, each met with the S taps. xt rows are padded with zero columns, so
 // tile column j reads padded column ow0 + j with no bounds (a branch per column costs more than

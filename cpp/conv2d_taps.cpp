@@ -116,44 +116,43 @@ T* taps_scratch(int which, size_t count) {
   return buffers[which].data();
 }
 
+// The forward (x -> y, B_t = W_t^T) or dx (dy -> dx, B_t = W_t): the source turned into rows,
+// every tap's GEMMs accumulated into the destination's rows, turned back (+ bias).
+template <class T>
+void taps_pass(const ConvGeometry& g, bool forward, const T* src, const T* w, const T* b,
+               T* dst) {
+  const int64_t taps = g.r * g.s, in_cells = g.h * g.w, out_cells = g.ho * g.wo;
+  const int64_t src_c = forward ? g.c : g.k, dst_c = forward ? g.k : g.c;
+  const int64_t src_cells = forward ? in_cells : out_cells;
+  const int64_t dst_cells = forward ? out_cells : in_cells;
+  if (g.n * src_cells * dst_cells == 0 || dst_c == 0) return;
+  T* st = taps_scratch<T>(0, size_t(src_cells * g.n * src_c));
+  T* dt = taps_scratch<T>(1, size_t(dst_cells * g.n * dst_c));
+  to_rows(src, g.n, src_c, src_cells, st);
+  std::fill(dt, dt + dst_cells * g.n * dst_c, T(0));
+  std::vector<PackedB<T>>& panels = tap_panels<T>(taps);
+  pack_taps(g, w, forward, g.wo * g.n, panels);  // tiles for GEMMs of about a row of outputs
+  for (int64_t t = 0; t < taps; ++t)
+    walk_taps(g, t, [&](int64_t in_row, int64_t out_row, int64_t rows) {
+      const int64_t from = forward ? in_row : out_row, to = forward ? out_row : in_row;
+      gemm_packed(false, rows, dst_c, src_c, T(1), st + from * src_c, src_c, panels[t], T(1),
+                  dt + to * dst_c, dst_c);
+    });
+  from_rows(dt, g.n, dst_c, dst_cells, b, dst);
+}
+
 }  // namespace
 
 bool taps_applies(const ConvGeometry& g) { return g.sw == 1; }
 
 template <class T>
 void conv2d_forward_taps(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
-  const int64_t taps = g.r * g.s, hw = g.h * g.w, out = g.ho * g.wo;
-  if (g.n * out == 0 || g.k == 0) return;
-  T* xt = taps_scratch<T>(0, size_t(hw * g.n * g.c));
-  T* yt = taps_scratch<T>(1, size_t(out * g.n * g.k));
-  to_rows(x, g.n, g.c, hw, xt);
-  std::fill(yt, yt + out * g.n * g.k, T(0));
-  std::vector<PackedB<T>>& panels = tap_panels<T>(taps);
-  pack_taps(g, w, true, g.wo * g.n, panels);  // tiles for GEMMs of about a row of outputs
-  for (int64_t t = 0; t < taps; ++t)
-    walk_taps(g, t, [&](int64_t in_row, int64_t out_row, int64_t rows) {
-      gemm_packed(false, rows, g.k, g.c, T(1), xt + in_row * g.c, g.c, panels[t], T(1),
-                  yt + out_row * g.k, g.k);
-    });
-  from_rows(yt, g.n, g.k, out, b, y);
+  taps_pass(g, true, x, w, b, y);
 }
 
 template <class T>
 void conv2d_dx_taps(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-  const int64_t taps = g.r * g.s, hw = g.h * g.w, out = g.ho * g.wo;
-  if (g.n * hw == 0 || g.c == 0) return;
-  T* dyt = taps_scratch<T>(1, size_t(out * g.n * g.k));
-  T* dxt = taps_scratch<T>(0, size_t(hw * g.n * g.c));
-  to_rows(dy, g.n, g.k, out, dyt);
-  std::fill(dxt, dxt + hw * g.n * g.c, T(0));
-  std::vector<PackedB<T>>& panels = tap_panels<T>(taps);
-  pack_taps(g, w, false, g.wo * g.n, panels);
-  for (int64_t t = 0; t < taps; ++t)
-    walk_taps(g, t, [&](int64_t in_row, int64_t out_row, int64_t rows) {
-      gemm_packed(false, rows, g.c, g.k, T(1), dyt + out_row * g.k, g.k, panels[t], T(1),
-                  dxt + in_row * g.c, g.c);
-    });
-  from_rows(dxt, g.n, g.c, hw, static_cast<const T*>(nullptr), dx);
+  taps_pass(g, false, dy, w, static_cast<const T*>(nullptr), dx);
 }
 
 template void conv2d_forward_taps<float>(const ConvGeometry&, const float*, const float*,

@@ -193,35 +193,6 @@ METALNET_INLINE void window_dw_rows(const WindowGradArgs& a, const T* dyt, const
     }
 }
 
-// dy of `images` images (K, Ho*Wo each) to vectors across channels, dyt[n][oh][ow][:], zero
-// past K and in the columns wo .. wpad-1 (tiles past the row end add nothing), through L x L
-// register transposes.
-template <class T, int L>
-METALNET_INLINE void window_dy_transposed(const ConvGeometry& g, const WindowGradArgs& a,
-                                          const T* dy, int64_t images, T* dyt) {
-  using V = typename SimdVec<T, L>::type;
-  const int64_t hw = g.ho * g.wo;
-  for (int64_t n = 0; n < images; ++n) {
-    T* image = dyt + n * a.ho * a.wpad * L;
-    for (int64_t oh = 0; oh < a.ho; ++oh)
-      std::fill(image + (oh * a.wpad + a.wo) * L, image + (oh + 1) * a.wpad * L, T(0));
-    for (int64_t q = 0; q < hw; q += L) {
-      const int count = int(std::min<int64_t>(L, hw - q));
-      V block[L];
-#pragma GCC unroll 16
-      for (int k = 0; k < L; ++k) {
-        block[k] = V{};
-        if (k < g.k) std::memcpy(&block[k], dy + (n * g.k + k) * hw + q, count * sizeof(T));
-      }
-      transpose_square<T, L>(block);
-      for (int p = 0; p < count; ++p) {
-        const int64_t oh = (q + p) / g.wo, ow = (q + p) % g.wo;
-        store_vec(image + (oh * a.wpad + ow) * L, block[p]);
-      }
-    }
-  }
-}
-
 // Kernel rows in groups of G: three on AVX-512 (15 accumulators for 5-wide kernels), one
 // elsewhere (16 registers); the rows left over one at a time.
 constexpr int window_dw_group(Isa isa) { return isa == Isa::avx512 ? 3 : 1; }
@@ -241,14 +212,18 @@ METALNET_INLINE void window_dw_dispatch(int width, int64_t rows, const WindowGra
 #undef METALNET_WINDOW_DW
 }
 
-// One block of images: dy transposed into dyt, then every kernel row.
+// One block of images: dy turned into vectors across channels, dyt[n][oh][ow][:] (zero past K,
+// and in the columns wo .. wpad-1 that to_lanes never writes: tiles past a row's end add
+// nothing), then every kernel row.
 #define METALNET_WINDOW_DW_VARIANT(ISA, TARGET)                                                \
   template <class T>                                                                           \
   TARGET void window_dw_block_##ISA(int width, const ConvGeometry& g, const WindowGradArgs& a, \
                                     const T* dy, const T* x, int64_t images, T* dyt,          \
                                     T* sums) {                                                 \
     constexpr int L = GemmConfig<Isa::ISA, T>::lanes;                                          \
-    window_dy_transposed<T, L>(g, a, dy, images, dyt);                                         \
+    for (int64_t n = 0; n < images; ++n)                                                       \
+      to_lanes<T, L>(dy + n * g.k * g.ho * g.wo, g.ho * g.wo, int(g.k), 1, g.ho, g.wo, a.wpad, 0,  \
+                     dyt + n * g.ho * a.wpad * L);                                             \
     if (g.s == 3)                                                                              \
       window_dw_dispatch<Isa::ISA, T, 3>(width, g.c * g.r, a, dyt, x, images, sums);           \
     else                                                                                       \
@@ -322,7 +297,7 @@ void conv2d_weight_grad_window(const ConvGeometry& g, const T* dy, const T* x, T
   std::vector<T> partial(size_t(threads * taps * lanes), T(0));
   parallel_for(g.n, 1, [&](int64_t i0, int64_t i1) {
     T* sums = partial.data() + thread_index() * taps * lanes;
-    std::vector<T> dyt(size_t(std::min(block, i1 - i0) * g.ho * wpad * lanes));
+    std::vector<T> dyt(size_t(std::min(block, i1 - i0) * g.ho * wpad * lanes));  // zeroed
     for (int64_t n0 = i0; n0 < i1; n0 += block) {
       const int64_t images = std::min(block, i1 - n0);
       METALNET_DISPATCH_ISA(window_dw_block, width, g, args, dy + n0 * g.k * g.ho * g.wo,

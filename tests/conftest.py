@@ -1,6 +1,8 @@
 """Shared test machinery: poisoned outputs, fresh seeds, backends, device moves, tolerances."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -75,6 +77,17 @@ def tolerance(dtype, backend_name, chain: float = 1.0) -> float:
     if np.dtype(dtype) == np.float64:
         return 1e-12 * chain
     return (1e-5 if _registry.load(backend_name).DEVICE == "cuda" else 1e-6) * chain
+
+
+@contextlib.contextmanager
+def num_threads(n: int):
+    """The C++ kernels on n threads within the block, the previous count restored after."""
+    before = metalnet.get_num_threads()
+    metalnet.set_num_threads(n)
+    try:
+        yield
+    finally:
+        metalnet.set_num_threads(before)
 
 
 def assert_close(out, ref, dtype, backend_name, what="output", chain: float = 1.0,

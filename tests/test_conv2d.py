@@ -10,7 +10,7 @@ import pytest
 import metalnet
 from metalnet import _args, ops, reference
 
-from conftest import assert_close
+from conftest import assert_close, num_threads
 
 cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
 
@@ -97,9 +97,7 @@ def test_conv_matches_reference(xs, ws, geo, dtype, isa, rng):
 @pytest.mark.parametrize("threads", (1, 2))
 def test_both_threading_schedules(threads, rng):
     """N >= threads spreads images over threads; N < threads threads each GEMM."""
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         for n in (1, 3):
             x = rng.standard_normal((n, 8, 20, 20))
             w = rng.standard_normal((12, 8, 3, 3))
@@ -110,8 +108,6 @@ def test_both_threading_schedules(threads, rng):
             assert_close(y, reference.conv2d_forward(x, w, padding=1), np.float64, "cpu")
             for got, ref in zip(grads, reference.conv2d_backward(dy, x, w, padding=1)):
                 assert_close(got, ref, np.float64, "cpu")
-    finally:
-        metalnet.set_num_threads(before)
 
 
 def _forward_with(algorithm, x, w, b, geo):
@@ -188,9 +184,7 @@ def test_window_matches_reference(dtype, threads, isa, rng):
     """The sliding-window kernel, forward and dW (dx too where the transposed layer takes it),
     against the reference; every case is planned to the window."""
     lanes = LANES[isa] // (np.dtype(dtype).itemsize // 4)
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         for xs, ws, geo in _window_cases(rng, lanes):
             padding = _args.padding4(geo.get("padding", 0))
             stride = _args.pair(geo.get("stride", 1), "stride")
@@ -215,8 +209,6 @@ def test_window_matches_reference(dtype, threads, isa, rng):
             refs = reference.conv2d_backward(dy.astype(np.float64), x64, w64, **geo)
             for name, got, ref in zip(("dx", "dw", "db"), grads, refs):
                 assert_close(got, ref, dtype, "cpu", chain=5, what=f"{name} {what} {plan}")
-    finally:
-        metalnet.set_num_threads(before)
 
 
 def test_dw_plans_for_small_direct_and_padded_layers():
@@ -275,9 +267,7 @@ def _images_cases(rng):
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
 def test_images_matches_reference(dtype, threads, isa, rng):
     """Forward vectorised across images against the reference, into a NaN-poisoned output."""
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         for xs, ws, geo in _images_cases(rng):
             x = rng.standard_normal(xs).astype(dtype)
             w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
@@ -287,8 +277,6 @@ def test_images_matches_reference(dtype, threads, isa, rng):
                                            b.astype(np.float64), **geo)
             assert_close(y, ref, dtype, "cpu", chain=4, floor_rms=1.0,
                          what=f"images[{isa}, {threads} threads] {xs} {ws} {geo}")
-    finally:
-        metalnet.set_num_threads(before)
 
 
 def test_images_is_planned_for_padded_dx():
@@ -338,9 +326,7 @@ def test_taps_matches_reference(dtype, threads, isa, rng):
     """Forward and dx by one GEMM per tap against the reference (forward into a NaN-poisoned
     output; dx through conv2d_backward where the plan picks taps, else forced by a layer big
     enough for the rule)."""
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         for xs, ws, geo in _taps_cases(rng):
             x = rng.standard_normal(xs).astype(dtype)
             w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
@@ -350,8 +336,6 @@ def test_taps_matches_reference(dtype, threads, isa, rng):
             what = f"taps[{isa}, {threads} threads] {xs} {ws} {geo}"
             assert_close(y, reference.conv2d_forward(x64, w64, b.astype(np.float64), **geo),
                          dtype, "cpu", chain=4, floor_rms=1.0, what=what)
-    finally:
-        metalnet.set_num_threads(before)
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
@@ -402,9 +386,7 @@ def _winograd_cases(seed):
 @pytest.mark.parametrize("threads", (1, 2))
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
 def test_winograd_forward(dtype, threads, isa, rng, seed):
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         for xs, ws, geo in _winograd_cases(seed):
             x = rng.standard_normal(xs).astype(dtype)
             w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
@@ -413,8 +395,6 @@ def test_winograd_forward(dtype, threads, isa, rng, seed):
             ref = reference.conv2d_forward(*(a.astype(np.float64) for a in (x, w, b)), **geo)
             assert_close(y, ref, dtype, "cpu", chain=4, floor_rms=1.0,  # one output can cancel
                          what=f"winograd[{isa}, {threads} threads] {xs} {ws} {geo}")
-    finally:
-        metalnet.set_num_threads(before)
 
 
 @pytest.mark.parametrize("threads", (1, 2))
@@ -431,9 +411,7 @@ def test_winograd_backward(dtype, threads, isa, rng, seed):
         c, k = (int(v) for v in r.choice([128, 131, 144], 2))
         h, w = (int(v) for v in r.integers(8, 13, 2))
         cases.append(((n, c, h, w), (k, c, 3, 3), dict(padding=tuple(int(v) for v in r.integers(0, 3, 4)))))
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         for xs, ws, geo in cases:
             pad = geo.get("padding", 0)
             pad = (pad,) * 4 if isinstance(pad, int) else pad
@@ -450,8 +428,6 @@ def test_winograd_backward(dtype, threads, isa, rng, seed):
             for name, got, ref in zip(("dx", "dw", "db"), grads, refs):
                 assert_close(got, ref, dtype, "cpu", chain=5, floor_rms=1.0,
                              what=f"winograd {name}[{isa}, {threads} threads] {xs} {ws} {geo}")
-    finally:
-        metalnet.set_num_threads(before)
 
 
 def test_winograd_weight_grad_over_many_blocks(rng):

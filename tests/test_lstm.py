@@ -8,7 +8,7 @@ import pytest
 import metalnet
 from metalnet import ops, reference
 
-from conftest import assert_close
+from conftest import assert_close, num_threads
 
 cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
 
@@ -47,15 +47,11 @@ def test_sequence_on_a_thread_team(threads, dtype, rng):
     # over are split by rows, forward (dh @ w_hh^T) and backward (da @ w_hh).
     steps, n, inp, hidden = 5, 13, 11, 200
     args = _inputs(rng, steps, n, inp, hidden, dtype)
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         with metalnet.backend("cpu"):
             hs, _, c_last, cache = ops.lstm_forward(*args)
             dhs = rng.standard_normal(hs.shape).astype(dtype)
             grads = ops.lstm_backward(dhs, None, None, cache)
-    finally:
-        metalnet.set_num_threads(before)
     ref_hs, _, ref_c, ref_cache = reference.lstm_forward(*(a.astype(np.float64) for a in args))
     assert_close(hs, ref_hs, dtype, "cpu", chain=30, floor_rms=1.0, what="hs")
     assert_close(c_last, ref_c, dtype, "cpu", chain=30, floor_rms=1.0, what="c_last")

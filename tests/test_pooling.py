@@ -8,7 +8,7 @@ import pytest
 import metalnet
 from metalnet import ops, reference
 
-from conftest import assert_close
+from conftest import assert_close, num_threads
 
 cpu = pytest.importorskip("metalnet._cpu", reason="the C++ extension is not built")
 GEOMETRIES = [  # (kernel, stride, padding)
@@ -54,16 +54,12 @@ def test_pooling_of_windows_that_tile_the_plane(kernel, shape, dtype, threads, i
     max pooling takes them for rows under 16 outputs. Ties are planted to check the argmax order."""
     x = rng.standard_normal(shape).astype(dtype)
     x[..., ::3, 1::2] = x[..., ::3, ::2][..., : x[..., ::3, 1::2].shape[-1]]  # equal neighbours
-    before = metalnet.get_num_threads()
-    try:
-        metalnet.set_num_threads(threads)
+    with num_threads(threads):
         with metalnet.backend("cpu"):
             y = ops.avg_pool2d_forward(x, kernel)
             dy = rng.standard_normal(y.shape).astype(dtype)
             dx = ops.avg_pool2d_backward(dy, x.shape, kernel)
             y_max, argmax = ops.max_pool2d_forward(x, kernel)
-    finally:
-        metalnet.set_num_threads(before)
     x64 = x.astype(np.float64)
     assert_close(y, reference.avg_pool2d_forward(x64, kernel), dtype, "cpu",
                  floor_rms=0.1, what=f"avg tiled[{isa}] {kernel} {shape}")

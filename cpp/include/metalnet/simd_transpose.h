@@ -3,6 +3,9 @@
 // (L log2 L permutes: 64 for 16 floats, where scalar copies take L*L loads and stores).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "metalnet/gemm_microkernel.h"
@@ -31,6 +34,52 @@ METALNET_INLINE void transpose_square(typename SimdVec<T, L>::type (&a)[L]) {
         a[i + h] = __builtin_shuffle(x, y, high);
       }
   }
+}
+
+// Planes of rows x cols elements from `count` sources (images, or channels: source i's plane p
+// at src[i*stride + p*rows*cols]) to vectors across the sources, dst[p][row][left + col][L]:
+// lane i of a cell is source i's, lanes past count are zero. dst rows are `width` cells long;
+// the cells around the copied ones are left as they are (the callers keep them zero: their
+// buffers start zeroed and only these cells are ever written).
+template <class T, int L>
+METALNET_INLINE void to_lanes(const T* src, int64_t stride, int count, int64_t planes,
+                              int64_t rows, int64_t cols, int64_t width, int64_t left, T* dst) {
+  using V = typename SimdVec<T, L>::type;
+  const int64_t size = rows * cols;
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t q = 0; q < size; q += L) {
+      const int cells = int(std::min<int64_t>(L, size - q));
+      V block[L];
+#pragma GCC unroll 16
+      for (int i = 0; i < L; ++i) {
+        block[i] = V{};
+        if (i < count) std::memcpy(&block[i], src + i * stride + p * size + q, cells * sizeof(T));
+      }
+      transpose_square<T, L>(block);
+      int64_t row = q / cols, col = q % cols;
+      for (int c = 0; c < cells; ++c) {
+        store_vec(dst + ((p * rows + row) * width + left + col) * L, block[c]);
+        if (++col == cols) col = 0, ++row;
+      }
+    }
+}
+
+// The reverse: dst[i*stride + p*size + q] = src[p][q][i] for the first `count` lanes.
+template <class T, int L>
+METALNET_INLINE void from_lanes(const T* src, int count, int64_t planes, int64_t size, T* dst,
+                                int64_t stride) {
+  using V = typename SimdVec<T, L>::type;
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t q = 0; q < size; q += L) {
+      const int cells = int(std::min<int64_t>(L, size - q));
+      V block[L];
+#pragma GCC unroll 16
+      for (int c = 0; c < L; ++c)
+        block[c] = c < cells ? load_vec<V>(src + (p * size + q + c) * L) : V{};
+      transpose_square<T, L>(block);
+      for (int i = 0; i < count; ++i)
+        std::memcpy(dst + i * stride + p * size + q, &block[i], cells * sizeof(T));
+    }
 }
 
 }  // namespace metalnet
