@@ -448,8 +448,8 @@ double real_tap_share(const ConvGeometry& g) {
 
 // Vectors across images pay where other kernels would multiply padding or fill few lanes, on
 // layers with few output channels: with 40% or more of the taps on padding (LeNet conv2's dx, a
-// 10x10 dy padded by 4: 0.46 ms against rows' 0.81; a 12x12 one: 1.8x) or one or two output
-// channels (LeNet conv1's dx: 1.5x); and with two groups of images or more. With little padding
+// 10x10 dy padded by 4: 0.38 ms against rows' 0.83, conv-algorithms-2026-11-21.log; a 12x12
+// one: 1.8x) or one or two output channels (LeNet conv1's dx: 1.5x); and with two groups of images or more. With little padding
 // the transposes and the bounds cost more than they save (rows 1.3-2x faster on 3x3 layers
 // padded by 1 or 2); with many channels GEMMs reuse far more (im2col 1.8x faster on VGG's
 // 512-channel 2x2 layers, 5 of 9 taps on padding).
@@ -460,8 +460,9 @@ bool images_pay(const ConvGeometry& g, size_t elem) {
 
 // One GEMM per tap pays where im2col would multiply many zeros and the GEMMs are large: a
 // quarter or more of the taps on padding, 64 channels or more each way (ResNet's and VGG's
-// 512-channel layers at 4x4: 1.3x faster than im2col forward, at 2x2 1.3x; 64 -> 128 channels
-// at 16x16, 12% on padding: im2col 1.4x faster).
+// 512-channel layers at 4x4: 1.35x faster than im2col forward, at 2x2 1.5x; 64 -> 128
+// channels at 16x16, 12% on padding: im2col 1.3x faster; benchmarks/results/
+// conv-algorithms-2026-11-21.log).
 bool taps_pay(const ConvGeometry& g) {
   return taps_applies(g) && g.c >= 64 && g.k >= 64 && real_tap_share(g) <= 0.75;
 }
