@@ -1,8 +1,9 @@
 // Convolution vectorised across images: a group of L images (one vector's lanes) is transposed
 // so each input cell is a vector of L images, and the layer runs as L scalar convolutions in
 // lockstep. No lane is ever empty whatever the channel counts, and the taps that fall on
-// padding are skipped exactly instead of multiplied by zeros: per kernel row the loop bounds
-// say which input rows and columns exist. That is what dx of a stride-1 layer needs: as a
+// padding rows are skipped by the loop bounds (the kernel rows whose input row exists), those on
+// padding columns too where a tile is a whole row padded by S-1 on both sides; elsewhere the
+// rows carry a few zero columns. That is what dx of a stride-1 layer needs: as a
 // convolution of dy, it is padded by R-1 rows and S-1 columns on each side, so on LeNet's
 // 6 -> 16 (dy 10x10, dx 14x14) half of the taps of a padded computation read zeros, and the
 // 6 output channels would fill 6 of 16 lanes of a channel vector.

@@ -1,5 +1,5 @@
-// Sliding-window convolution (forward), for stride-1 layers whose output channels fill one
-// vector (LeNet's 6 -> 16: 9 to 16 float channels on AVX-512). A tile is P consecutive outputs
+// Sliding-window convolution (forward and dW), for stride-1 layers whose output channels fill
+// one vector (LeNet's 6 -> 16: 9 to 16 float channels on AVX-512). A tile is P consecutive outputs
 // of one row, each a vector across the output channels. Along a row, input x[i] meets the S
 // taps of one kernel row in the S outputs i-S+1 .. i, so each broadcast of x feeds S FMAs and
 // the S weight vectors of a kernel row are loaded once per P outputs:
@@ -10,7 +10,9 @@
 //
 // The direct kernel (conv2d_direct.cpp) broadcasts one input per FMA and the rows kernel
 // wastes the lanes past each row's end (4 of 14 on LeNet's 14-wide input); here every lane and
-// nearly every load is useful. The tile is stored transposed into the NCHW output.
+// nearly every load is useful. Two output rows share each kernel row's weights where their
+// accumulators fit; the tile is stored transposed into the NCHW output. dW (below) is the same
+// window turned around, with dy transposed to vectors across channels.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -50,7 +52,8 @@ METALNET_INLINE void window_store(typename SimdVec<T, L>::type (&acc)[P], const 
     if (count <= 0) break;
     if (positions == P) {  // whole tile: constant-length stores
       const int n = std::min(full, P - q * L);
-      for (int k = 0; k < channels; ++k) std::memcpy(out + k * ld + q * L, &block[k], n * sizeof(T));
+      for (int k = 0; k < channels; ++k)
+        std::memcpy(out + k * ld + q * L, &block[k], n * sizeof(T));
     } else {
       for (int k = 0; k < channels; ++k)
         for (int p = 0; p < count; ++p) out[k * ld + q * L + p] = block[k][p];

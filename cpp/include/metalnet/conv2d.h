@@ -61,7 +61,9 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
 // `col2im` is not a forward algorithm: dx computed from GEMM columns scattered back (below).
-enum class ConvAlgorithm { automatic, im2col, direct, rows, window, images, taps, winograd, col2im };
+enum class ConvAlgorithm {
+  automatic, im2col, direct, rows, window, images, taps, winograd, col2im
+};
 // elem: the element size (the vector width in elements decides some choices).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g, size_t elem);
 const char* algorithm_name(ConvAlgorithm algorithm);
