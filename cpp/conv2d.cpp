@@ -449,7 +449,7 @@ double real_tap_share(const ConvGeometry& g) {
 // Vectors across images pay where other kernels would multiply padding or fill few lanes, on
 // layers with few output channels: with 40% or more of the taps on padding (LeNet conv2's dx, a
 // 10x10 dy padded by 4: 0.38 ms against rows' 0.83, conv-algorithms-2026-11-21.log; a 12x12
-// one: 1.8x) or one or two output channels (LeNet conv1's dx: 1.5x); and with two groups of
+// one: 1.8x) or one or two output channels (LeNet conv1's dx: 1.7x); and with two groups of
 // images or more. With little padding the transposes and the bounds cost more than they save
 // (rows 1.3-2x faster on 3x3 layers padded by 1 or 2); with many channels GEMMs reuse far more
 // (im2col 1.8x faster on VGG's 512-channel 2x2 layers, 5 of 9 taps on padding).
