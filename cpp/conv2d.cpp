@@ -284,8 +284,9 @@ ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem) {
   }
   // Winograd's dW, in L2-sized blocks of tiles, beat im2col's by 1.1-1.3x on every 3x3 layer
   // the forward rule gives it (32 to 256 channels, measured); so it does on 3x3 layers whose
-  // forward goes to the direct kernel, from 32 channels each way and 8x8 outputs (1.2-1.3x at
-  // 32 to 128 channels, 8x8 and 16x16); at 4x4 im2col's is faster (1.5x at 128 channels).
+  // forward goes to the direct kernel, from 32 channels each way and 8x8 outputs (1.2-1.4x at
+  // 32 to 128 channels, 8x8 and 16x16); at 4x4 im2col's is faster (1.4x at 128 channels;
+  // conv-algorithms-2026-11-21.log).
   if (forward == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
   if (winograd_applies(g) && g.c >= 32 && g.k >= 32 && g.ho * g.wo >= 64)
     return ConvAlgorithm::winograd;
