@@ -253,3 +253,16 @@ def test_fused_sgd_update_refuses_a_read_only_param():
     param.flags.writeable = False
     with metalnet.backend("cpu"), pytest.raises(ValueError, match="param must be writeable"):
         ops.sgd_update(param, np.zeros(5), lr=0.1)
+
+
+def test_sgd_on_other_dtypes_takes_the_composed_path(rng):
+    """float16 parameters (which the fused C++ step does not take) still train on the cpu
+    backend, by the array-op rule."""
+    import metalnet
+    p = nn.Parameter(rng.standard_normal(7).astype(np.float16))
+    start = p.data.astype(np.float64)
+    g = rng.standard_normal(7).astype(np.float16)
+    p.grad = Tensor(g.copy())
+    with metalnet.backend("cpu"):
+        optim.SGD([p], lr=0.1, momentum=0.9).step()
+    np.testing.assert_allclose(p.data, start - 0.1 * g.astype(np.float64), rtol=2e-3, atol=2e-3)

@@ -72,6 +72,9 @@ class Optimizer:
         raise NotImplementedError
 
 
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what ops.sgd_update takes
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
@@ -93,8 +96,9 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         momentum = group["momentum"]
-        if ops.has_fused("sgd_update", param) and param.flags.c_contiguous \
-                and grad.flags.c_contiguous and grad.dtype == param.dtype:
+        if (param.dtype in _FUSED_DTYPES and grad.dtype == param.dtype
+                and param.flags.c_contiguous and grad.flags.c_contiguous
+                and ops.has_fused("sgd_update", param)):
             first = momentum != 0 and "momentum_buffer" not in state
             if first:
                 state["momentum_buffer"] = np.empty_like(param)
