@@ -157,6 +157,19 @@ def test_every_forward_algorithm(xs, ws, geo, algorithm, isa, rng):
                  what=f"{algorithm}[{isa}] {xs} {ws} {geo}")
 
 
+def _forced_forward_checked(algorithm, xs, ws, geo, dtype, rng, what):
+    """A random layer (weights scaled to outputs of natural size ~1) run forward by `algorithm`
+    into a NaN-poisoned output and checked against the reference; returns x, w, y."""
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    y = _forward_with(algorithm, x, w, b, geo)
+    ref = reference.conv2d_forward(x.astype(np.float64), w.astype(np.float64),
+                                   b.astype(np.float64), **geo)
+    assert_close(y, ref, dtype, "cpu", chain=4, floor_rms=1.0, what=what)
+    return x, w, y
+
+
 def _window_cases(rng, lanes):
     """Random layers the window kernel takes with `lanes` lanes: K from just over half a vector
     to a full one, 3- and 5-wide kernels of any height, rows needing one tile or several with a
@@ -195,14 +208,9 @@ def test_window_matches_reference(dtype, threads, isa, rng):
             # Two output channels over two groups of images go to images (LeNet conv1's dx).
             many = ws[0] <= 2 and xs[0] >= 2 * lanes
             assert plan["forward"] == ("images" if many else "window"), (xs, ws, geo, plan)
-            x = rng.standard_normal(xs).astype(dtype)
-            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
-            b = rng.standard_normal(ws[0]).astype(dtype)
-            y = _forward_with("window", x, w, b, geo)
-            x64, w64 = x.astype(np.float64), w.astype(np.float64)
             what = f"window[{isa}, {threads} threads] {xs} {ws} {geo}"
-            assert_close(y, reference.conv2d_forward(x64, w64, b.astype(np.float64), **geo),
-                         dtype, "cpu", chain=4, floor_rms=1.0, what=what)
+            x, w, y = _forced_forward_checked("window", xs, ws, geo, dtype, rng, what)
+            x64, w64 = x.astype(np.float64), w.astype(np.float64)
             dy = rng.standard_normal(y.shape).astype(dtype)
             with metalnet.backend("cpu"):
                 grads = ops.conv2d_backward(dy, x, w, **geo)
@@ -269,14 +277,8 @@ def test_images_matches_reference(dtype, threads, isa, rng):
     """Forward vectorised across images against the reference, into a NaN-poisoned output."""
     with num_threads(threads):
         for xs, ws, geo in _images_cases(rng):
-            x = rng.standard_normal(xs).astype(dtype)
-            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
-            b = rng.standard_normal(ws[0]).astype(dtype)
-            y = _forward_with("images", x, w, b, geo)
-            ref = reference.conv2d_forward(x.astype(np.float64), w.astype(np.float64),
-                                           b.astype(np.float64), **geo)
-            assert_close(y, ref, dtype, "cpu", chain=4, floor_rms=1.0,
-                         what=f"images[{isa}, {threads} threads] {xs} {ws} {geo}")
+            _forced_forward_checked("images", xs, ws, geo, dtype, rng,
+                                    f"images[{isa}, {threads} threads] {xs} {ws} {geo}")
 
 
 def test_images_is_planned_for_padded_dx():
@@ -323,19 +325,12 @@ def _taps_cases(rng):
 @pytest.mark.parametrize("threads", (1, 2, 3))
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
 def test_taps_matches_reference(dtype, threads, isa, rng):
-    """Forward and dx by one GEMM per tap against the reference (forward into a NaN-poisoned
-    output; dx through conv2d_backward where the plan picks taps, else forced by a layer big
-    enough for the rule)."""
+    """The forward by one GEMM per tap against the reference, into a NaN-poisoned output (dx:
+    the next test, through the layers the rule gives taps)."""
     with num_threads(threads):
         for xs, ws, geo in _taps_cases(rng):
-            x = rng.standard_normal(xs).astype(dtype)
-            w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
-            b = rng.standard_normal(ws[0]).astype(dtype)
-            y = _forward_with("taps", x, w, b, geo)
-            x64, w64 = x.astype(np.float64), w.astype(np.float64)
-            what = f"taps[{isa}, {threads} threads] {xs} {ws} {geo}"
-            assert_close(y, reference.conv2d_forward(x64, w64, b.astype(np.float64), **geo),
-                         dtype, "cpu", chain=4, floor_rms=1.0, what=what)
+            _forced_forward_checked("taps", xs, ws, geo, dtype, rng,
+                                    f"taps[{isa}, {threads} threads] {xs} {ws} {geo}")
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
