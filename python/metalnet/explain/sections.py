@@ -277,6 +277,9 @@ def plan(g: ConvGeometry, dtype=np.float32) -> list[str]:
     forward, dx, dw = chosen["forward"], chosen["dx"], chosen["dw"]
     if dx == "col2im":
         dx_how = f"col2im: {ALGORITHMS['col2im']}"
+    elif dx == "taps":
+        dx_how = ("taps: the forward's GEMMs per tap with dy and dx swapped, the tap's weights "
+                  "untransposed (no flipped copy)")
     else:
         dx_how = (f"{dx}{' as well' if dx == forward else ': ' + ALGORITHMS[dx]}, as a "
                   "convolution of dy (stride 1: the kernel flipped, its channel axes swapped)")
