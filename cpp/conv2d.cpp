@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "metalnet/bias.h"
+#include "metalnet/conv2d_padded.h"
 #include "metalnet/gemm.h"
 #include "metalnet/isa.h"
 #include "metalnet/parallel.h"
@@ -209,14 +210,6 @@ void sum_transposed(const T* q, int count, int64_t crs, int64_t k, T* dw) {
   }, 1);
 }
 
-// Per-thread scratch, reused across calls.
-template <class T, int Which>
-T* scratch(size_t count) {
-  static thread_local std::vector<T> buffer;
-  if (buffer.size() < count) buffer.resize(count);
-  return buffer.data();
-}
-
 }  // namespace
 
 template <class T>
@@ -226,10 +219,10 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
   const int64_t step = block_cols(g, sizeof(T));
   const Padded p = padded_plane(g);
   over_units(g, step, [&](int64_t n0, int64_t n1, bool serial) {
-    T* xp = scratch<T, 2>(size_t(n1 - n0) * g.c * p.hp * p.wp);
+    T* xp = conv_scratch<T, 2>(size_t(n1 - n0) * g.c * p.hp * p.wp);
     pad_images(g, p, x, n0, n1, xp);
-    T* col = scratch<T, 0>(size_t(crs) * step);
-    T* out = scratch<T, 1>(size_t(g.k) * step);
+    T* col = conv_scratch<T, 0>(size_t(crs) * step);
+    T* out = conv_scratch<T, 1>(size_t(g.k) * step);
     const int64_t total = (n1 - n0) * per_image;
     for (int64_t J0 = 0; J0 < total; J0 += step) {
       const int64_t J1 = std::min(total, J0 + step), cols = J1 - J0;
@@ -340,7 +333,7 @@ bool dx_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
     conv2d_dx_taps(g, dy, w, dx);
     return true;
   }
-  T* const flipped = scratch<T, 4>(size_t(g.c) * g.k * g.r * g.s);  // calling thread's
+  T* const flipped = conv_scratch<T, 4>(size_t(g.c) * g.k * g.r * g.s);  // calling thread's
   flip_weights(g, w, flipped);
   conv2d_forward_with(algorithm, t, dy, static_cast<const T*>(flipped), static_cast<const T*>(nullptr), dx);
   return true;
@@ -383,17 +376,18 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   // at once; as B^T it would be scattered into panels one element at a time (15% slower at 64
   // channels, where the partials are small).
   const int threads = std::max(1, num_threads());
-  T* const partial = dw && !threaded ? scratch<T, 5>(size_t(threads) * g.k * crs) : nullptr;
+  T* const partial =
+      dw && !threaded ? conv_scratch<T, 5>(size_t(threads) * g.k * crs) : nullptr;
   if (partial) std::fill(partial, partial + size_t(threads) * g.k * crs, T(0));
   over_units(g, step, [&](int64_t n0, int64_t n1, bool serial) {
     const int t = serial ? thread_index() : 0;
     const size_t padded = size_t(n1 - n0) * g.c * p.hp * p.wp;
-    T* xp = scratch<T, 2>(padded);
-    T* dxp = scratch<T, 3>(padded);
+    T* xp = conv_scratch<T, 2>(padded);
+    T* dxp = conv_scratch<T, 3>(padded);
     if (dw) pad_images(g, p, x, n0, n1, xp);
     if (dx) std::fill(dxp, dxp + padded, T(0));
-    T* col = scratch<T, 0>(size_t(crs) * step);
-    T* grad = scratch<T, 1>(size_t(g.k) * step);
+    T* col = conv_scratch<T, 0>(size_t(crs) * step);
+    T* grad = conv_scratch<T, 1>(size_t(g.k) * step);
     const int64_t total = (n1 - n0) * per_image;
     for (int64_t J0 = 0; J0 < total; J0 += step) {
       const int64_t J1 = std::min(total, J0 + step), cols = J1 - J0;

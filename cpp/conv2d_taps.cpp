@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "metalnet/conv2d.h"
+#include "metalnet/conv2d_padded.h"
 #include "metalnet/gemm.h"
 #include "metalnet/isa.h"
 #include "metalnet/parallel.h"
@@ -109,13 +110,6 @@ std::vector<PackedB<T>>& tap_panels(int64_t taps) {
   return panels;
 }
 
-template <class T>
-T* taps_scratch(int which, size_t count) {
-  static thread_local std::vector<T> buffers[2];
-  if (buffers[which].size() < count) buffers[which].resize(count);
-  return buffers[which].data();
-}
-
 // The forward (x -> y, B_t = W_t^T) or dx (dy -> dx, B_t = W_t): the source turned into rows,
 // every tap's GEMMs accumulated into the destination's rows, turned back (+ bias).
 template <class T>
@@ -126,8 +120,8 @@ void taps_pass(const ConvGeometry& g, bool forward, const T* src, const T* w, co
   const int64_t src_cells = forward ? in_cells : out_cells;
   const int64_t dst_cells = forward ? out_cells : in_cells;
   if (g.n * src_cells * dst_cells == 0 || dst_c == 0) return;
-  T* st = taps_scratch<T>(0, size_t(src_cells * g.n * src_c));
-  T* dt = taps_scratch<T>(1, size_t(dst_cells * g.n * dst_c));
+  T* st = conv_scratch<T, 6>(size_t(src_cells * g.n * src_c));
+  T* dt = conv_scratch<T, 7>(size_t(dst_cells * g.n * dst_c));
   to_rows(src, g.n, src_c, src_cells, st);
   std::fill(dt, dt + dst_cells * g.n * dst_c, T(0));
   std::vector<PackedB<T>>& panels = tap_panels<T>(taps);

@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from . import _checks as check
 from . import ops
 from .autograd import array_module
 from .tensor import Tensor
@@ -72,9 +73,6 @@ class Optimizer:
         raise NotImplementedError
 
 
-_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what ops.sgd_update takes
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
@@ -96,7 +94,7 @@ class SGD(Optimizer):
 
     def _update(self, param, grad, state, group):
         momentum = group["momentum"]
-        if (param.dtype in _FUSED_DTYPES and grad.dtype == param.dtype
+        if (param.dtype in check.FLOATS and grad.dtype == param.dtype
                 and param.flags.c_contiguous and grad.flags.c_contiguous
                 and ops.has_fused("sgd_update", param)):
             first = momentum != 0 and "momentum_buffer" not in state

@@ -1,5 +1,6 @@
 // The padded copy of a convolution's input that the direct kernels read (conv2d_direct.cpp,
-// conv2d_window.cpp): every tap of every window in range, no bounds checks in the inner loops.
+// conv2d_window.cpp): every tap of every window in range, no bounds checks in the inner loops;
+// and the per-thread scratch the convolution kernels reuse across calls.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +12,17 @@
 #include "metalnet/parallel.h"
 
 namespace metalnet {
+
+// The calling thread's buffer number Which, kept across calls (megabytes of fresh pages cost
+// more than reusing them). Which keeps apart buffers in use at the same time: 0-5 conv2d.cpp's
+// im2col/col2im blocks, padded images, flipped weights and dW partials; 6-7 conv2d_taps.cpp's
+// rows of the source and the destination.
+template <class T, int Which>
+inline T* conv_scratch(size_t count) {
+  static thread_local std::vector<T> buffer;
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
+}
 
 // The whole input padded once so every tap of every window is in range: plane (n, c) is hp x wp
 // with x at (pt, pl) and zeros around, followed by slack_rows rows and slack more zeros for tiles
