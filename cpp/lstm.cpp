@@ -70,6 +70,16 @@ int team_size(int64_t n, int64_t hidden) {
   return double(n) * 4 * hidden * hidden < kGemmParallelFlops ? 1 : num_threads();
 }
 
+// Asks for `rows` rows of `count` values (`stride` apart) to be brought into L2 while the
+// caller computes something else: the step's input projections lie in a buffer tens of MiB
+// long, written long before, in short runs 8 KiB apart that the hardware prefetchers miss.
+template <class T>
+void prefetch_rows(const T* p, int64_t rows, int64_t stride, int64_t count) {
+  constexpr int64_t line = 64 / sizeof(T);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < count; j += line) __builtin_prefetch(p + r * stride + j, 1, 2);
+}
+
 // Rows [r0, r1), hidden units [0, units) counted from the pointers (a, b, c, c_next, h_next
 // point at the first unit; rows of a are 4H long, of c and h H long): input projections in a,
 // activated gates out (a + rec + b is the pre-activation, rec the recurrent product, its rows
@@ -90,10 +100,10 @@ struct GatesForward {
 #pragma omp simd
       for (int64_t j = 0; j < units; ++j) {
         const T zero = T(0);
-        const T ii = vsigmoid(ar[j] + rr[j] + (b ? b[j] : zero));
-        const T ff = vsigmoid(ar[H + j] + rr[R + j] + (b ? b[H + j] : zero));
+        const T ii = vsigmoid_gate(ar[j] + rr[j] + (b ? b[j] : zero));
+        const T ff = vsigmoid_gate(ar[H + j] + rr[R + j] + (b ? b[H + j] : zero));
         const T gg = vtanh(ar[2 * H + j] + rr[2 * R + j] + (b ? b[2 * H + j] : zero));
-        const T oo = vsigmoid(ar[3 * H + j] + rr[3 * R + j] + (b ? b[3 * H + j] : zero));
+        const T oo = vsigmoid_gate(ar[3 * H + j] + rr[3 * R + j] + (b ? b[3 * H + j] : zero));
         const T cc = ff * cr[j] + ii * gg;
         ar[j] = ii;
         ar[H + j] = ff;
@@ -159,34 +169,45 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
                 regrouped.begin() + ((unit / U) * W + q * U + unit % U) * H);
   const PackedB<T> w = gemm_pack_b<T>(tile, true, H, groups * W, regrouped.data(), H);
   // Work units: a group's rows in `parts` blocks (whole register tiles), taken by whichever
-  // thread is free, from a counter per step. A fixed share left the faster thread waiting at
-  // every step's barrier (on a 2-core VM the worker thread ran 5-9% slower than the caller).
+  // thread is free, from one counter running over all steps (step, then row block, then group).
+  // A unit of step t reads h_{t-1} of its own rows only, so it waits for those rows of step t-1,
+  // not for the whole step: a thread that ends its share of a step early goes on to the next
+  // step's first rows instead of idling at a barrier (on a 2-core VM the worker thread runs
+  // 5-9% slower than the caller, and a barrier a step cost 2 ms of 28).
   const int threads = team_size(s.n, H);
   const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(threads, s.n / (4 * mr)));
-  const int64_t block = (s.n + parts * mr - 1) / (parts * mr) * mr, units = groups * parts;
-  std::vector<std::atomic<int64_t>> taken(size_t(s.t));
-  for (auto& counter : taken) counter.store(0, std::memory_order_relaxed);
+  const int64_t block = (s.n + parts * mr - 1) / (parts * mr) * mr;
+  const int64_t per_step = groups * parts, total = s.t * per_step;
+  std::atomic<int64_t> next{0};
+  std::vector<std::atomic<int64_t>> done(size_t(s.t * parts));  // finished units per (t, block)
+  for (auto& counter : done) counter.store(0, std::memory_order_relaxed);
   run_team(threads, [&](int, int) {
-    std::vector<T> apack(size_t((s.n + mr - 1) / mr * mr) * H), product(size_t(block) * W);
-    for (int64_t t = 0; t < s.t; ++t) {
-      const T* h_prev = t ? hs + (t - 1) * step : h0;
-      const T* c_prev = t ? cs + (t - 1) * step : c0;
+    std::vector<T> apack(size_t(block) * H), product(size_t(block) * W);
+    int64_t packed = -1;  // the (step, block) whose h_{t-1} rows apack holds
+    for (int64_t u; (u = next.fetch_add(1, std::memory_order_relaxed)) < total;) {
+      const int64_t t = u / per_step, p = u % per_step / groups, g = u % groups;
+      const int64_t r0 = std::min(s.n, p * block), r1 = std::min(s.n, r0 + block);
+      if (r0 == r1) continue;
+      if (t > 0) wait_for_count(done[size_t((t - 1) * parts + p)], groups);
       T* a = gates + t * s.n * G;
-      gemm_pack_a(tile, s.n, H, h_prev, H, apack.data());
-      for (int64_t u; (u = taken[t].fetch_add(1, std::memory_order_relaxed)) < units;) {
-        // Rows [r0, r1) of group g, then their gates.
-        const int64_t g = u / parts, r0 = std::min(s.n, u % parts * block);
-        const int64_t r1 = std::min(s.n, r0 + block);
-        if (r0 == r1) continue;
-        gemm_panels(tile, r1 - r0, W, H, apack.data() + r0 * H, w.data.data() + g * W * H,
-                    product.data(), W);
-        const int64_t u0 = g * U;
-        const GatesForward<T> body{H, std::min(U, H - u0), W, U, b ? b + u0 : nullptr,
-                                   c_prev + r0 * H + u0, product.data(), a + r0 * G + u0,
-                                   cs + t * step + r0 * H + u0, hs + t * step + r0 * H + u0};
-        METALNET_DISPATCH_ISA(run, body, int64_t(0), r1 - r0);
+      T *c_next = cs + t * step, *h_next = hs + t * step;
+      const int64_t u0 = g * U, n_units = std::min(U, H - u0);
+      for (int q = 0; q < 4; ++q) prefetch_rows(a + r0 * G + q * H + u0, r1 - r0, G, n_units);
+      prefetch_rows(c_next + r0 * H + u0, r1 - r0, H, n_units);
+      prefetch_rows(h_next + r0 * H + u0, r1 - r0, H, n_units);
+      const T* c_prev = t ? cs + (t - 1) * step : c0;
+      if (packed != t * parts + p) {
+        const T* h_prev = t ? hs + (t - 1) * step : h0;
+        gemm_pack_a(tile, r1 - r0, H, h_prev + r0 * H, H, apack.data());
+        packed = t * parts + p;
       }
-      team_barrier();  // h_t complete before the next step packs it
+      gemm_panels(tile, r1 - r0, W, H, apack.data(), w.data.data() + g * W * H, product.data(),
+                  W);
+      const GatesForward<T> body{H, n_units, W, U, b ? b + u0 : nullptr,
+                                 c_prev + r0 * H + u0, product.data(), a + r0 * G + u0,
+                                 c_next + r0 * H + u0, h_next + r0 * H + u0};
+      METALNET_DISPATCH_ISA(run, body, int64_t(0), r1 - r0);
+      done[size_t(t * parts + p)].fetch_add(1, std::memory_order_release);
     }
   });
 }

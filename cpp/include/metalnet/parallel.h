@@ -5,7 +5,9 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <thread>
 
 #ifdef METALNET_OPENMP
 #include <omp.h>
@@ -72,6 +74,21 @@ inline void team_barrier() {
 #ifdef METALNET_OPENMP
 #pragma omp barrier
 #endif
+}
+
+// Waits until `count` (advanced by another thread of the team with a release store or
+// fetch_add) reaches `target`: for a dependency on part of a step, where a whole-team barrier
+// would also wait for work this thread does not need. Spins briefly, then yields the core.
+inline void wait_for_count(const std::atomic<int64_t>& count, int64_t target) {
+  for (int spins = 0; count.load(std::memory_order_acquire) < target; ++spins) {
+    if (spins < 4096) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 }  // namespace metalnet
