@@ -463,6 +463,28 @@ PackedB<T> gemm_pack_b(const GemmTile& tile, bool trans_b, int64_t k, int64_t n,
 }
 
 template <class T>
+void gemm_pack_b_columns(const GemmTile& tile, int64_t k, int64_t n, const T* const* cols,
+                         PackedB<T>& out) {
+  out.isa = static_cast<int>(active_isa());
+  out.nr = static_cast<int>(tile.nr);
+  out.k = k;
+  out.n = n;
+  const int64_t nr = tile.nr, panels = (n + nr - 1) / nr;
+  out.data.resize(size_t(panels * nr * std::max<int64_t>(k, 1)));
+  // As pack_b does for a transposed B: each column read in order, scattered into its panel.
+  parallel_for(panels, 16, [&](int64_t p0, int64_t p1) {
+    for (int64_t j = p0 * nr; j < p1 * nr; ++j) {
+      T* dst = out.data.data() + (j / nr) * nr * k + j % nr;
+      const T* src = j < n ? cols[j] : nullptr;
+      if (src)
+        for (int64_t p = 0; p < k; ++p) dst[p * nr] = src[p];
+      else
+        for (int64_t p = 0; p < k; ++p) dst[p * nr] = T(0);
+    }
+  }, 1);
+}
+
+template <class T>
 void gemm_pack_a(const GemmTile& tile, int64_t m, int64_t k, const T* a, int64_t lda, T* dst) {
   const View<T> av{a, lda, 1};
   switch (tile.mr) {
@@ -517,6 +539,10 @@ template void gemm_packed_columns<double>(bool, int64_t, int64_t, int64_t, int64
                                           double*, int64_t);
 template GemmTile gemm_tile<float>(int64_t, bool);
 template GemmTile gemm_tile<double>(int64_t, bool);
+template void gemm_pack_b_columns<float>(const GemmTile&, int64_t, int64_t, const float* const*,
+                                        PackedB<float>&);
+template void gemm_pack_b_columns<double>(const GemmTile&, int64_t, int64_t, const double* const*,
+                                         PackedB<double>&);
 template void gemm_pack_a<float>(const GemmTile&, int64_t, int64_t, const float*, int64_t, float*);
 template void gemm_pack_a<double>(const GemmTile&, int64_t, int64_t, const double*, int64_t,
                                   double*);

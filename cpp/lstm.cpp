@@ -154,20 +154,27 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   // All steps' input projections at once: gates[t] = x[t] @ w_ih^T.
   gemm<T>(false, true, s.t * s.n, G, s.i, T(1), x, s.i, w_ih, s.i, T(0), gates, G);
   if (s.t == 0 || s.n == 0 || H == 0) return;
-  // w_hh^T packed once for every step, its columns regrouped: group g (W = 4U columns, whole
-  // GEMM panels, U a whole number of vectors) holds the four gates of hidden units [gU, gU + U).
+  // w_hh^T packed once for every step, its columns regrouped: group g holds the four gates of
+  // hidden units [gU, gU + U), gate after gate, in whole GEMM panels (U a whole number of
+  // vectors; the last group may hold fewer units, padded with zero columns to a whole panel).
   // Each group's product is then complete for its units, and the gate math runs on it at once,
-  // in cache, on the thread that computed it (the GEMM's epilogue): one barrier a step, and no
-  // pass over the step's gates in memory.
+  // in cache, on the thread that computed it (the GEMM's epilogue): no pass over the step's
+  // gates in memory.
   const GemmTile tile = gemm_tile<T>(s.n, true);
   const int64_t mr = tile.mr, lanes = lanes_for(sizeof(T));
   const int64_t U = std::lcm(lanes, tile.nr / 4), W = 4 * U, groups = (H + U - 1) / U;
-  std::vector<T> regrouped(size_t(groups) * W * H, T(0));
-  for (int64_t unit = 0; unit < H; ++unit)
-    for (int q = 0; q < 4; ++q)
-      std::copy(w_hh + (q * H + unit) * H, w_hh + (q * H + unit + 1) * H,
-                regrouped.begin() + ((unit / U) * W + q * U + unit % U) * H);
-  const PackedB<T> w = gemm_pack_b<T>(tile, true, H, groups * W, regrouped.data(), H);
+  const auto units_of = [&](int64_t g) { return std::min(U, H - g * U); };
+  const auto width_of = [&](int64_t g) { return (4 * units_of(g) + tile.nr - 1) / tile.nr * tile.nr; };
+  std::vector<const T*> columns(size_t(groups * W), nullptr);
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t q = 0; q < 4; ++q)
+      for (int64_t i = 0; i < units_of(g); ++i)
+        columns[size_t(g * W + q * units_of(g) + i)] = w_hh + (q * H + g * U + i) * H;
+  // 4 MiB for H = 512, kept across calls instead of allocated and cleared again. The team's
+  // threads use it through this reference: by name they would see their own thread's copy.
+  static thread_local PackedB<T> packed;
+  const PackedB<T>& w = packed;
+  gemm_pack_b_columns(tile, H, (groups - 1) * W + width_of(groups - 1), columns.data(), packed);
   // Work units: a group's rows in `parts` blocks (whole register tiles), taken by whichever
   // thread is free, from one counter running over all steps (step, then row block, then group).
   // A unit of step t reads h_{t-1} of its own rows only, so it waits for those rows of step t-1,
@@ -191,7 +198,7 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
       if (t > 0) wait_for_count(done[size_t((t - 1) * parts + p)], groups);
       T* a = gates + t * s.n * G;
       T *c_next = cs + t * step, *h_next = hs + t * step;
-      const int64_t u0 = g * U, n_units = std::min(U, H - u0);
+      const int64_t u0 = g * U, n_units = units_of(g), width = width_of(g);
       for (int q = 0; q < 4; ++q) prefetch_rows(a + r0 * G + q * H + u0, r1 - r0, G, n_units);
       prefetch_rows(c_next + r0 * H + u0, r1 - r0, H, n_units);
       prefetch_rows(h_next + r0 * H + u0, r1 - r0, H, n_units);
@@ -201,9 +208,9 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
         gemm_pack_a(tile, r1 - r0, H, h_prev + r0 * H, H, apack.data());
         packed = t * parts + p;
       }
-      gemm_panels(tile, r1 - r0, W, H, apack.data(), w.data.data() + g * W * H, product.data(),
-                  W);
-      const GatesForward<T> body{H, n_units, W, U, b ? b + u0 : nullptr,
+      gemm_panels(tile, r1 - r0, width, H, apack.data(), w.data.data() + g * W * H,
+                  product.data(), width);
+      const GatesForward<T> body{H, n_units, width, n_units, b ? b + u0 : nullptr,
                                  c_prev + r0 * H + u0, product.data(), a + r0 * G + u0,
                                  c_next + r0 * H + u0, h_next + r0 * H + u0};
       METALNET_DISPATCH_ISA(run, body, int64_t(0), r1 - r0);

@@ -59,6 +59,13 @@ void gemm_pack_a(const GemmTile& tile, int64_t m, int64_t k, const T* a, int64_t
 template <class T>
 PackedB<T> gemm_pack_b(const GemmTile& tile, bool trans_b, int64_t k, int64_t n, const T* b,
                        int64_t ldb);
+// B (k x n) packed into `tile`'s panels with column j the k contiguous values at cols[j], or
+// zeros where cols[j] is null: for callers that take B's columns from a weight's rows in their
+// own order (an LSTM's gates regrouped by hidden unit) without copying them first. `out` keeps
+// its storage when it is already the right size (a caller's buffer reused across calls).
+template <class T>
+void gemm_pack_b_columns(const GemmTile& tile, int64_t k, int64_t n, const T* const* cols,
+                         PackedB<T>& out);
 // C (M x N, row stride ldc) = A @ B on the calling thread, from panels the caller packed:
 // A (M x K) in MR-high panels, element (i, p) at (i / MR) * MR*K + p * MR + i % MR, rows past
 // M zero; B (K x N) in NR-wide panels, element (p, j) at (j / NR) * NR*K + p * NR + j % NR.
