@@ -22,10 +22,10 @@
 namespace metalnet {
 namespace {
 
-// The recurrence runs on one team of threads for all steps (run_team), barriers instead of a
-// fork and a join per product and pass. Forward: the threads take groups of hidden units (in
-// blocks of rows) as they come free, compute their gates' product and apply the gate math to it
-// at once -- one barrier a step.
+// The recurrence runs on one team of threads for all steps (run_team), not a fork and a join
+// per product and pass. Forward: the threads take groups of hidden units (in blocks of rows) as
+// they come free, compute their gates' product and apply the gate math to it at once; a unit
+// waits only for its own rows of the previous step, so there is no barrier between steps.
 // Backward: the threads split the rows of the gate pass, meet, split the columns (whole GEMM
 // panels) of dh = da @ w_hh, and meet again.
 

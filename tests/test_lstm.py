@@ -41,11 +41,12 @@ def test_sequence_matches_reference(steps, n, inp, hidden, dtype, isa, rng):
 
 @pytest.mark.parametrize("threads", (1, 2))
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
-def test_sequence_on_a_thread_team(threads, dtype, rng):
-    # Large enough for the recurrence to run on a team (N*4H*H >= 1e6), with gate columns (800)
-    # and hidden units (200) that are not a whole number of panels per thread: the panels left
-    # over are split by rows, forward (dh @ w_hh^T) and backward (da @ w_hh).
-    steps, n, inp, hidden = 5, 13, 11, 200
+@pytest.mark.parametrize("steps, n, inp, hidden", [(5, 13, 11, 200), (6, 101, 9, 70)])
+def test_sequence_on_a_thread_team(steps, n, inp, hidden, threads, dtype, rng):
+    # Large enough for the recurrence to run on a team (N*4H*H >= 1e6), with gate columns and
+    # hidden units that are not a whole number of panels per thread (the last group of units is
+    # narrower; backward splits the panels left over by rows). With 101 rows the forward's
+    # units come in two row blocks, each waiting only for its own rows of the previous step.
     args = _inputs(rng, steps, n, inp, hidden, dtype)
     with num_threads(threads):
         with metalnet.backend("cpu"):
