@@ -190,7 +190,7 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   for (auto& counter : done) counter.store(0, std::memory_order_relaxed);
   run_team(threads, [&](int, int) {
     std::vector<T> apack(size_t(block) * H), product(size_t(block) * W);
-    int64_t packed = -1;  // the (step, block) whose h_{t-1} rows apack holds
+    int64_t packed_for = -1;  // the (step, block) whose h_{t-1} rows apack holds
     for (int64_t u; (u = next.fetch_add(1, std::memory_order_relaxed)) < total;) {
       const int64_t t = u / per_step, p = u % per_step / groups, g = u % groups;
       const int64_t r0 = std::min(s.n, p * block), r1 = std::min(s.n, r0 + block);
@@ -203,10 +203,10 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
       prefetch_rows(c_next + r0 * H + u0, r1 - r0, H, n_units);
       prefetch_rows(h_next + r0 * H + u0, r1 - r0, H, n_units);
       const T* c_prev = t ? cs + (t - 1) * step : c0;
-      if (packed != t * parts + p) {
+      if (packed_for != t * parts + p) {
         const T* h_prev = t ? hs + (t - 1) * step : h0;
         gemm_pack_a(tile, r1 - r0, H, h_prev + r0 * H, H, apack.data());
-        packed = t * parts + p;
+        packed_for = t * parts + p;
       }
       gemm_panels(tile, r1 - r0, width, H, apack.data(), w.data.data() + g * W * H,
                   product.data(), width);
