@@ -281,6 +281,10 @@ ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem) {
   // 32 to 128 channels, 8x8 and 16x16); at 4x4 im2col's is faster (1.4x at 128 channels;
   // conv-algorithms-2026-11-21.log).
   if (forward == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
+  // Layers the taps forward takes: their dW by taps too, from 128 channels each way (ResNet's
+  // and VGG's 256/512-channel layers at 4x4: 1.2-1.35x over im2col, at 2x2 1.7x; 128 at 4x4
+  // 1.06x; 64 at 4x4 im2col 1.2x faster; benchmarks/results/conv-taps-dw-2026-11-21.log).
+  if (forward == ConvAlgorithm::taps && g.c >= 128 && g.k >= 128) return ConvAlgorithm::taps;
   if (winograd_applies(g) && g.c >= 32 && g.k >= 32 && g.ho * g.wo >= 64)
     return ConvAlgorithm::winograd;
   // Few taps in all (first layers: 3 channels, 3x3): rows' dot products over whole images,
@@ -354,6 +358,9 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
     dw = nullptr;  // done
   } else if (for_dw == ConvAlgorithm::winograd) {
     conv2d_weight_grad_winograd(g, dy, x, dw);
+    dw = nullptr;
+  } else if (for_dw == ConvAlgorithm::taps) {
+    conv2d_weight_grad_taps(g, dy, x, dw);
     dw = nullptr;
   }
   if (db) bias_add_backward(dy, db, g.n, g.k, per_image);

@@ -9,7 +9,8 @@
 // (x as H x W x N x C, y as Ho x Wo x N x K), such a run of outputs is a run of consecutive
 // rows of both, so each (tap, output row) is one GEMM: (columns x N) x C @ C x K, its B the
 // tap's weights packed once per call. dx is the same walk with dy and dx swapped and W_t not
-// transposed: no flipped copy of the weights. Stride 1 along rows keeps the runs contiguous.
+// transposed: no flipped copy of the weights; dW the same walk again, each run adding
+// dy_run^T @ x_run to its tap's K x C block. Stride 1 along rows keeps the runs contiguous.
 #include <algorithm>
 #include <vector>
 
@@ -135,6 +136,18 @@ void taps_pass(const ConvGeometry& g, bool forward, const T* src, const T* w, co
   from_rows(dt, g.n, dst_c, dst_cells, b, dst);
 }
 
+// Every tap's K x C block (sums: taps x K x C) into dw's (K, C, R*S) layout: each (k, c) run of
+// R*S taps written whole, the blocks read along c.
+template <class T>
+void gather_taps(const ConvGeometry& g, const T* sums, T* dw) {
+  const int64_t taps = g.r * g.s, kc = g.k * g.c;
+  parallel_for(g.k, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k)
+      for (int64_t c = 0; c < g.c; ++c)
+        for (int64_t t = 0; t < taps; ++t) dw[(k * g.c + c) * taps + t] = sums[t * kc + k * g.c + c];
+  }, 1);
+}
+
 }  // namespace
 
 bool taps_applies(const ConvGeometry& g) { return g.sw == 1; }
@@ -149,11 +162,35 @@ void conv2d_dx_taps(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   taps_pass(g, false, dy, w, static_cast<const T*>(nullptr), dx);
 }
 
+template <class T>
+void conv2d_weight_grad_taps(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
+  const int64_t taps = g.r * g.s, in_cells = g.h * g.w, out_cells = g.ho * g.wo, kc = g.k * g.c;
+  T* sums = conv_scratch<T, 5>(size_t(taps * kc));
+  T* xt = conv_scratch<T, 6>(size_t(in_cells * g.n * g.c));
+  T* dyt = conv_scratch<T, 7>(size_t(out_cells * g.n * g.k));
+  to_rows(x, g.n, g.c, in_cells, xt);
+  to_rows(dy, g.n, g.k, out_cells, dyt);
+  for (int64_t t = 0; t < taps; ++t) {
+    T beta = T(0);  // the tap's first run writes its block, the others add to it
+    walk_taps(g, t, [&](int64_t in_row, int64_t out_row, int64_t rows) {
+      gemm<T>(true, false, g.k, g.c, rows, T(1), dyt + out_row * g.k, g.k, xt + in_row * g.c,
+              g.c, beta, sums + t * kc, g.c);
+      beta = T(1);
+    });
+    if (beta == T(0)) std::fill(sums + t * kc, sums + (t + 1) * kc, T(0));  // only padding
+  }
+  gather_taps(g, static_cast<const T*>(sums), dw);
+}
+
 template void conv2d_forward_taps<float>(const ConvGeometry&, const float*, const float*,
                                          const float*, float*);
 template void conv2d_forward_taps<double>(const ConvGeometry&, const double*, const double*,
                                           const double*, double*);
 template void conv2d_dx_taps<float>(const ConvGeometry&, const float*, const float*, float*);
 template void conv2d_dx_taps<double>(const ConvGeometry&, const double*, const double*, double*);
+template void conv2d_weight_grad_taps<float>(const ConvGeometry&, const float*, const float*,
+                                             float*);
+template void conv2d_weight_grad_taps<double>(const ConvGeometry&, const double*, const double*,
+                                              double*);
 
 }  // namespace metalnet

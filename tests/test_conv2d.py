@@ -33,6 +33,7 @@ SHAPES = [  # x shape, w shape, geometry
     ((2, 7, 10, 9), (40, 7, 3, 3), dict(padding=1)),                        # the same, 8 lanes
     ((34, 6, 14, 14), (16, 6, 5, 5), {}),                      # dx by images: 3 groups of 16
     ((3, 64, 4, 5), (66, 64, 3, 3), dict(padding=(1, 2, 1, 0))),    # taps: 4x4 on padding
+    ((2, 128, 4, 3), (129, 128, 3, 3), dict(padding=1)),       # taps dW too (128+ channels)
     ((2, 32, 9, 8), (40, 32, 3, 3), dict(padding=1)),          # direct forward, Winograd dW
 ]
 
@@ -69,7 +70,7 @@ def test_shapes_reach_every_backward_path():
                                      *dilation, dtype=dtype))
     assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "images", "rows", "taps",
                                         "window", "winograd"}
-    assert {p["dw"] for p in plans} == {"im2col", "rows", "window", "winograd"}
+    assert {p["dw"] for p in plans} == {"im2col", "rows", "taps", "window", "winograd"}
     assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "taps", "window",
                                              "winograd"}
 
@@ -334,26 +335,35 @@ def test_taps_matches_reference(dtype, threads, isa, rng):
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
-def test_taps_dx_matches_reference(dtype, isa, rng):
-    """dx by taps (64+ channels, a quarter of the taps on padding), straight from the weights:
-    4x4 and 2x2 images, asymmetric padding, stride 2 down the rows."""
-    for xs, ws, geo in (((3, 64, 4, 4), (65, 64, 3, 3), dict(padding=1)),
-                        ((2, 67, 2, 2), (64, 67, 3, 3), dict(padding=1)),
-                        ((2, 64, 5, 4), (64, 64, 3, 2), dict(padding=(2, 0, 1, 1), stride=(2, 1)))):
+@pytest.mark.parametrize("threads", (1, 2))
+def test_taps_backward_matches_reference(dtype, threads, isa, rng):
+    """dx by taps (64+ channels, a quarter of the taps on padding), straight from the weights,
+    and dW by taps from 128 channels each way (below that im2col's): 4x4 and 2x2 images,
+    asymmetric padding, stride 2 down the rows, and a 1x1 image whose corner taps meet only
+    padding (their dW block is zero, written by no GEMM)."""
+    cases = [((3, 64, 4, 4), (65, 64, 3, 3), dict(padding=1), "im2col"),
+             ((2, 67, 2, 2), (64, 67, 3, 3), dict(padding=1), "im2col"),
+             ((2, 64, 5, 4), (64, 64, 3, 2), dict(padding=(2, 0, 1, 1), stride=(2, 1)), "im2col"),
+             ((3, 128, 4, 4), (130, 128, 3, 3), dict(padding=1), "taps"),
+             ((2, 131, 2, 2), (128, 131, 3, 3), dict(padding=1), "taps"),
+             ((2, 128, 5, 4), (129, 128, 3, 2), dict(padding=(2, 0, 1, 1), stride=(2, 1)), "taps"),
+             ((2, 128, 1, 1), (128, 128, 3, 3), dict(padding=1), "taps")]
+    for xs, ws, geo, dw_plan in cases:
         padding = _args.padding4(geo.get("padding", 0))
         stride = _args.pair(geo.get("stride", 1), "stride")
         ho, wo = _args.conv_out_hw(xs[2], xs[3], ws[2:], stride, padding, (1, 1))
         plan = cpu.conv2d_plan(list(xs), list(ws), ho, wo, *stride, padding[0], padding[2], 1, 1)
-        assert plan["dx"] == "taps" and plan["forward"] == "taps", (xs, ws, geo, plan)
+        assert (plan["forward"], plan["dx"], plan["dw"]) == ("taps", "taps", dw_plan), (xs, ws, geo, plan)
         x = rng.standard_normal(xs).astype(dtype)
         w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
         dy = rng.standard_normal((xs[0], ws[0], ho, wo)).astype(dtype)
-        with metalnet.backend("cpu"):
+        with num_threads(threads), metalnet.backend("cpu"):
             dx, dw, db = ops.conv2d_backward(dy, x, w, **geo)
         refs = reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                          w.astype(np.float64), **geo)
         for name, got, ref in zip(("dx", "dw", "db"), (dx, dw, db), refs):
-            assert_close(got, ref, dtype, "cpu", chain=5, what=f"taps {name}[{isa}] {xs} {ws} {geo}")
+            assert_close(got, ref, dtype, "cpu", chain=5,
+                         what=f"taps {name}[{isa}, {threads} threads] {xs} {ws} {geo}")
 
 
 def test_taps_refuses_strided_rows(rng):

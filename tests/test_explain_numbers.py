@@ -192,7 +192,8 @@ def _window_or_rows(k):
     ((4, 16, 12, 12), (64, 16, 3, 3), dict(padding=1), "direct", _window_or_rows(16),
      "rows"),                                                                   # C*R*S <= 160
     ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), "direct", "col2im", "im2col"),
-    ((32, 512, 4, 4), (512, 512, 3, 3), dict(padding=1), "taps", "taps", "im2col"),  # 31% padding
+    ((32, 512, 4, 4), (512, 512, 3, 3), dict(padding=1), "taps", "taps", "taps"),  # 31% padding
+    ((32, 64, 4, 4), (64, 64, 3, 3), dict(padding=1), "taps", "taps", "im2col"),  # dW: < 128
     ((2, 8, 20, 20), (300, 8, 5, 5), dict(padding=2), "im2col", _window_or_rows(8),
      "im2col"),                                                                 # dx: 8 out
 ])

@@ -43,6 +43,9 @@ template <class T>
 void conv2d_forward_taps(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
 template <class T>
 void conv2d_dx_taps(const ConvGeometry& g, const T* dy, const T* w, T* dx);
+// dW the same way: each tap's K x C block summed from the same runs of rows (dy^T @ x).
+template <class T>
+void conv2d_weight_grad_taps(const ConvGeometry& g, const T* dy, const T* x, T* dw);
 bool taps_applies(const ConvGeometry& g);
 // dW alone for the layers conv2d_forward_window serves: the same windows, dy across channels.
 template <class T>

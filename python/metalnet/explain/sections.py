@@ -287,6 +287,8 @@ def plan(g: ConvGeometry, dtype=np.float32) -> list[str]:
               "window": "the same windows, dy as vectors across output channels: each broadcast "
                         "input value meets the dy of S outputs",
               "winograd": "the same transforms transposed: 16 products summed over the tiles",
+              "taps": "the forward's runs of rows again, each tap's K x C block summed as "
+                      "dy_run^T @ x_run (no unrolled copy, padding skipped)",
               "im2col": "dW^T = cols @ dY^T by GEMM on im2col blocks"}[dw]
     return (lines + _wrapped("forward", f"{forward}: {ALGORITHMS[forward]}")
             + _wrapped("dx", dx_how) + _wrapped("dW", f"{dw}: {dw_how}")
