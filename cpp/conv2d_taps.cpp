@@ -144,7 +144,8 @@ void gather_taps(const ConvGeometry& g, const T* sums, T* dw) {
   parallel_for(g.k, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k)
       for (int64_t c = 0; c < g.c; ++c)
-        for (int64_t t = 0; t < taps; ++t) dw[(k * g.c + c) * taps + t] = sums[t * kc + k * g.c + c];
+        for (int64_t t = 0; t < taps; ++t)
+          dw[(k * g.c + c) * taps + t] = sums[t * kc + k * g.c + c];
   }, 1);
 }
 

@@ -164,7 +164,9 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   const int64_t mr = tile.mr, lanes = lanes_for(sizeof(T));
   const int64_t U = std::lcm(lanes, tile.nr / 4), W = 4 * U, groups = (H + U - 1) / U;
   const auto units_of = [&](int64_t g) { return std::min(U, H - g * U); };
-  const auto width_of = [&](int64_t g) { return (4 * units_of(g) + tile.nr - 1) / tile.nr * tile.nr; };
+  const auto width_of = [&](int64_t g) {  // whole panels
+    return (4 * units_of(g) + tile.nr - 1) / tile.nr * tile.nr;
+  };
   std::vector<const T*> columns(size_t(groups * W), nullptr);
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t q = 0; q < 4; ++q)

@@ -118,19 +118,6 @@ METALNET_INLINE T vexp(T x) {
   return (T(1) + em1_r) * pow2<T>(half) * pow2<T>(n - half);
 }
 
-// e^x for x clamped to [lo, hi], where 2^n is a normal number: one power of two instead of
-// vexp's two, for callers that only add the result to 1 (below 2^-126 it is noise there).
-template <class T>
-METALNET_INLINE T vexp_normal(T x) {
-  using C = ExpConsts<T>;
-  x = x < C::lo ? C::lo : x;
-  x = x > C::hi ? C::hi : x;
-  typename C::Bits n;
-  const T em1_r = reduce(x, n);
-  const T scale = pow2<T>(n);
-  return scale * em1_r + scale;
-}
-
 // 1 / (1 + e^-x), computed from e = exp(-|x|) <= 1 so nothing overflows, and results in the
 // subnormal range keep their few bits.
 template <class T>
@@ -141,12 +128,12 @@ METALNET_INLINE T vsigmoid(T x) {
   return x < T(0) ? e * s : s;
 }
 
-// 1 / (1 + e^-x) to an absolute error of e^-hi (about 1e-38 in float): below that it stays
-// there instead of going on to 0. Two thirds of vsigmoid's instructions; for gates, whose
-// values only scale others of order 1.
+// 1 / (1 + e^-x) = 1 / (2 + expm1(-x)), to an absolute error of e^-hi (about 1e-38 in float):
+// below that it stays there instead of going on to 0. Two thirds of vsigmoid's instructions
+// (one power of two, no selects); for gates, whose values only scale others of order 1.
 template <class T>
 METALNET_INLINE T vsigmoid_gate(T x) {
-  return T(1) / (T(1) + vexp_normal(-x));
+  return T(1) / (T(2) + vexpm1(-x));
 }
 
 // tanh(|x|) = -expm1(-2|x|) / (2 + expm1(-2|x|)): accurate near 0, saturates cleanly.
