@@ -205,6 +205,7 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
       prefetch_rows(c_next + r0 * H + u0, r1 - r0, H, n_units);
       prefetch_rows(h_next + r0 * H + u0, r1 - r0, H, n_units);
       const T* c_prev = t ? cs + (t - 1) * step : c0;
+      prefetch_rows(c_prev + r0 * H + u0, r1 - r0, H, n_units);  // written by either thread
       if (packed_for != t * parts + p) {
         const T* h_prev = t ? hs + (t - 1) * step : h0;
         gemm_pack_a(tile, r1 - r0, H, h_prev + r0 * H, H, apack.data());
