@@ -22,7 +22,8 @@ def _inputs(rng, steps, n, inp, hidden, dtype):
 
 
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
-@pytest.mark.parametrize("steps, n, inp, hidden", [(1, 1, 1, 1), (4, 3, 300, 150), (3, 13, 7, 37)])
+@pytest.mark.parametrize("steps, n, inp, hidden", [(1, 1, 1, 1), (4, 3, 300, 150), (3, 13, 7, 37),
+                                                   (7, 5, 0, 9)])  # no input features
 def test_sequence_matches_reference(steps, n, inp, hidden, dtype, isa, rng):
     args = _inputs(rng, steps, n, inp, hidden, dtype)
     args64 = tuple(a.astype(np.float64) for a in args)
@@ -41,12 +42,16 @@ def test_sequence_matches_reference(steps, n, inp, hidden, dtype, isa, rng):
 
 @pytest.mark.parametrize("threads", (1, 2))
 @pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
-@pytest.mark.parametrize("steps, n, inp, hidden", [(5, 13, 11, 200), (6, 101, 9, 70)])
+@pytest.mark.parametrize("steps, n, inp, hidden", [(5, 13, 11, 200), (6, 101, 9, 70),
+                                                   (8, 101, 600, 64)])
 def test_sequence_on_a_thread_team(steps, n, inp, hidden, threads, dtype, rng):
     # Large enough for the recurrence to run on a team (N*4H*H >= 1e6), with gate columns and
     # hidden units that are not a whole number of panels per thread (the last group of units is
     # narrower; backward splits the panels left over by rows). With 101 rows the forward's
-    # units come in two row blocks, each waiting only for its own rows of the previous step.
+    # units come in two row blocks, each waiting only for its own rows of the previous step;
+    # with 600 inputs a step's projection chunks are far larger than its recurrent units, which
+    # must wait for them (and the projection of step t + 3 for the units that read the buffer
+    # it reuses).
     args = _inputs(rng, steps, n, inp, hidden, dtype)
     with num_threads(threads):
         with metalnet.backend("cpu"):
