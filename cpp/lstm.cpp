@@ -72,8 +72,9 @@ int team_size(int64_t n, int64_t hidden) {
 }
 
 // Asks for `rows` rows of `count` values (`stride` apart) to be brought into L2 while the
-// caller computes something else: the step's input projections lie in a buffer tens of MiB
-// long, written long before, in short runs 8 KiB apart that the hardware prefetchers miss.
+// caller computes something else: a unit's rows of the gates, c and h (arrays of tens of MiB
+// over a sequence, last touched long before or by the other thread) are short runs 2-8 KiB
+// apart that the hardware prefetchers miss.
 template <class T>
 void prefetch_rows(const T* p, int64_t rows, int64_t stride, int64_t count) {
   constexpr int64_t line = 64 / sizeof(T);
@@ -207,7 +208,10 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   constexpr int64_t kAhead = 1, kRing = kAhead + 2;
   const int64_t per_block = chunks + per_step, total = (s.t + kAhead) * per_block;
   const int64_t n_pad = (s.n + mr - 1) / mr * mr;
-  std::vector<T> ring(size_t(kRing * n_pad * gp));
+  static thread_local std::vector<T> ring_buffer;  // the caller's, kept (as `packed`)
+  const size_t ring_size = size_t(kRing * n_pad * gp);
+  if (ring_buffer.size() < ring_size) ring_buffer.resize(ring_size);
+  T* const ring = ring_buffer.data();
   std::atomic<int64_t> next{0};
   std::vector<std::atomic<int64_t>> done(size_t(s.t * parts));  // finished units per (t, block)
   std::vector<std::atomic<int64_t>> projected(size_t(s.t));     // finished chunks per step
@@ -229,9 +233,9 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
           gemm_pack_a(tile, s.n, s.i, x + t * s.n * s.i, s.i, xpack.data());
           x_packed_for = t;
         }
-        const int64_t c0 = i * chunk * nr, c1 = std::min(gp, c0 + chunk * nr);
-        gemm_panels(tile, s.n, c1 - c0, s.i, xpack.data(), w_in.data.data() + c0 * s.i,
-                    ring.data() + (t % kRing) * n_pad * gp + c0, gp);
+        const int64_t col0 = i * chunk * nr, col1 = std::min(gp, col0 + chunk * nr);
+        gemm_panels(tile, s.n, col1 - col0, s.i, xpack.data(), w_in.data.data() + col0 * s.i,
+                    ring + (t % kRing) * n_pad * gp + col0, gp);
         projected[size_t(t)].fetch_add(1, std::memory_order_release);
         continue;
       }
@@ -256,7 +260,7 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
       }
       gemm_panels(tile, r1 - r0, width, H, apack.data(), w.data.data() + g * W * H,
                   product.data(), width);
-      const T* proj = ring.data() + (t % kRing) * n_pad * gp + r0 * gp + u0;
+      const T* proj = ring + (t % kRing) * n_pad * gp + r0 * gp + u0;
       const GatesForward<T> body{H, n_units, width, n_units, gp, b ? b + u0 : nullptr,
                                  c_prev + r0 * H + u0, product.data(), proj, a + r0 * G + u0,
                                  c_next + r0 * H + u0, h_next + r0 * H + u0};
