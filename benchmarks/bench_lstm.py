@@ -1,5 +1,10 @@
-"""LSTM over a sequence (B=64, I=256, H=512, T=50), forward and forward+backward:
-metalnet cpu (lstm_forward / lstm_backward) vs torch.nn.LSTM on the CPU, float32."""
+"""LSTM over a sequence (B=64, I=256, H=512, T=50): metalnet cpu (lstm_forward /
+lstm_backward) vs torch.nn.LSTM on the CPU, float32, in three modes:
+
+- fwd: inference, nothing kept for a backward (torch under no_grad, ours keep_cache=False);
+- train fwd: the forward of a training step, keeping what backward reads (torch with the input
+  requiring grad, ours keep_cache=True);
+- fwd+bwd: a training step's forward and backward (input and weight gradients)."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,15 +34,16 @@ def _torch_lstm(args):
     return layer, (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None])
 
 
-@pytest.mark.parametrize("backward", [False, True], ids=["fwd", "fwd+bwd"])
+@pytest.mark.parametrize("mode", ["fwd", "train fwd", "fwd+bwd"])
 @pytest.mark.parametrize("impl", ["metalnet", "torch"])
 @pytest.mark.parametrize("shape", LSTM_SHAPES, ids=[lstm_id(s) for s in LSTM_SHAPES])
-def test_lstm(benchmark, shape, impl, backward, rng):
+def test_lstm(benchmark, shape, impl, mode, rng):
     args = _inputs(shape, rng)
     dhs = rng.standard_normal((shape.steps, shape.batch, shape.hidden)).astype(np.float32)
+    backward = mode == "fwd+bwd"
     if impl == "metalnet":
         def fn():
-            hs, _, _, cache = ops.lstm_forward(*args)
+            hs, _, _, cache = ops.lstm_forward(*args, keep_cache=mode != "fwd")
             return ops.lstm_backward(dhs, None, None, cache) if backward else hs
     else:
         if torch is None:
@@ -46,12 +52,14 @@ def test_lstm(benchmark, shape, impl, backward, rng):
         tx, tdhs = torch.from_numpy(args[0]), torch.from_numpy(dhs)
 
         def fn():
-            if not backward:
+            if mode == "fwd":
                 with torch.no_grad():
                     return layer(tx, state)
             x = tx.clone().requires_grad_()
             out, _ = layer(x, state)
+            if not backward:
+                return out
             return torch.autograd.grad(out, [x] + list(layer.parameters()), tdhs)
-    benchmark.group = f"lstm {'fwd+bwd' if backward else 'fwd'} {lstm_id(shape)}"
+    benchmark.group = f"lstm {mode} {lstm_id(shape)}"
     benchmark.extra_info.update(flops=lstm_flops(shape) * (3 if backward else 1), impl=impl)
     benchmark(fn)

@@ -551,25 +551,30 @@ const T* optional_ptr(const py::object& o, int64_t size, const char* name) {
 void bind_lstm(py::module_& m) {
   m.def("lstm_forward", [](const py::array& x, const py::array& h0, const py::array& c0,
                            const py::array& w_ih, const py::array& w_hh, const py::object& b,
-                           py::array& hs, py::array& cs, py::array& gates) {
+                           py::array& hs, py::array& cs, const py::object& gates_or_none) {
+    // Without gates (inference), cs receives the last cell state alone: (N, H).
     if (x.ndim() != 3 || h0.ndim() != 2) throw py::value_error("x must be (T, N, I), h0 (N, H)");
     const LstmShape s{x.shape(0), x.shape(1), x.shape(2), h0.shape(1)};
-    const std::initializer_list<std::pair<const py::array*, int64_t>> sizes = {
+    const bool keep = !gates_or_none.is_none();
+    py::array gates = keep ? gates_or_none.cast<py::array>() : py::array();
+    std::vector<std::pair<const py::array*, int64_t>> sizes = {
         {&h0, s.n * s.h}, {&c0, s.n * s.h}, {&w_ih, 4 * s.h * s.i}, {&w_hh, 4 * s.h * s.h},
-        {&hs, s.t * s.n * s.h}, {&cs, s.t * s.n * s.h}, {&gates, s.t * s.n * 4 * s.h}};
+        {&hs, s.t * s.n * s.h}, {&cs, (keep ? s.t : 1) * s.n * s.h}};
+    if (keep) sizes.push_back({&gates, s.t * s.n * 4 * s.h});
     require_contiguous(x, "x");
     for (const auto& [a, size] : sizes) {
       require_contiguous(*a, "array");
       if (!a->dtype().is(x.dtype()) || a->size() != size)
         throw py::value_error("lstm_forward: an array has the wrong dtype or size");
     }
-    for (py::array* a : {&hs, &cs, &gates}) require_writeable(*a, "output");
+    for (py::array* a : {&hs, &cs}) require_writeable(*a, "output");
+    if (keep) require_writeable(gates, "gates");
     dispatch_float(x, "x", [&](auto zero) {
       using T = decltype(zero);
       const T* bp = optional_ptr<T>(b, 4 * s.h, "b");
       const T *xp = cptr<T>(x), *hp = cptr<T>(h0), *cp = cptr<T>(c0), *wi = cptr<T>(w_ih),
               *wh = cptr<T>(w_hh);
-      T *hsp = mptr<T>(hs), *csp = mptr<T>(cs), *gp = mptr<T>(gates);
+      T *hsp = mptr<T>(hs), *csp = mptr<T>(cs), *gp = keep ? mptr<T>(gates) : nullptr;
       py::gil_scoped_release nogil;
       lstm_forward(s, xp, hp, cp, wi, wh, bp, hsp, csp, gp);
     });

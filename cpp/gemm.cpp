@@ -336,19 +336,29 @@ namespace {
 // C = A @ B from whole-depth panels (gemm_panels): B panel by B panel, each swept against every
 // A panel while it sits in L1; so the depth is cut into slices of half L1, as for a prepacked B.
 template <class Cfg, class T>
-METALNET_INLINE void panels_blocked(int64_t m, int64_t n, int64_t k, const T* a, const T* b,
-                                    T* c, int64_t ldc) {
+METALNET_INLINE void panels_blocked(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                                    const T* b, T* c, int64_t ldc) {
   constexpr int MR = Cfg::MR, NR = Cfg::NV * Cfg::lanes, KC = Cfg::KC;
   alignas(64) T edge[MR * NR];
   const int64_t depth = std::min<int64_t>(KC, kL1Bytes / 2 / (NR * sizeof(T)) / 8 * 8);
+  // An unpacked A's last partial tile of rows is packed (zero rows past m), depth by depth:
+  // reading MR rows in place would run past the matrix.
+  const int64_t full = lda ? m / MR * MR : m;
+  T* a_edge = lda && full < m ? scratch<T>(0, size_t(MR * depth)) : nullptr;
   for (int64_t pc = 0; pc < k; pc += depth) {
     const int64_t kc = std::min<int64_t>(depth, k - pc);
+    if (a_edge) pack_a<MR>(View<T>{a + full * lda + pc, lda, 1}, m - full, kc, a_edge);
     for (int64_t jr = 0; jr < n; jr += NR) {
       const T* bp = b + jr * k + pc * NR;
       for (int64_t ir = 0; ir < m; ir += MR) {
-        const T* ap = a + ir * k + pc * MR;
         T* cp = c + ir * ldc + jr;
         const int64_t rows = std::min<int64_t>(MR, m - ir);
+        if (lda && ir < full) {
+          microkernel_body<T, MR, Cfg::NV, Cfg::lanes, true>(kc, a + ir * lda + pc, bp, cp, ldc,
+                                                             T(1), pc > 0, lda);
+          continue;
+        }
+        const T* ap = lda ? a_edge : a + ir * k + pc * MR;
         if (rows == MR) {
           microkernel_body<T, MR, Cfg::NV, Cfg::lanes>(kc, ap, bp, cp, ldc, T(1), pc > 0);
           continue;
@@ -365,11 +375,11 @@ METALNET_INLINE void panels_blocked(int64_t m, int64_t n, int64_t k, const T* a,
 #define METALNET_PANELS_VARIANT(ISA, TARGET)                                                 \
   template <class T>                                                                         \
   TARGET void panels_##ISA(bool wide, int64_t m, int64_t n, int64_t k, const T* a,          \
-                           const T* b, T* c, int64_t ldc) {                                  \
+                           int64_t lda, const T* b, T* c, int64_t ldc) {                     \
     if (wide)                                                                                \
-      panels_blocked<GemmConfigWide<Isa::ISA, T>>(m, n, k, a, b, c, ldc);                    \
+      panels_blocked<GemmConfigWide<Isa::ISA, T>>(m, n, k, a, lda, b, c, ldc);               \
     else                                                                                     \
-      panels_blocked<GemmConfig<Isa::ISA, T>>(m, n, k, a, b, c, ldc);                        \
+      panels_blocked<GemmConfig<Isa::ISA, T>>(m, n, k, a, lda, b, c, ldc);                   \
   }
 METALNET_PANELS_VARIANT(avx512, METALNET_TARGET_AVX512)
 METALNET_PANELS_VARIANT(avx2, METALNET_TARGET_AVX2)
@@ -401,13 +411,13 @@ void dot_rows(int64_t k, const T* const* a, int64_t ma, const T* const* b, int64
 
 template <class T>
 void gemm_panels(const GemmTile& tile, int64_t m, int64_t n, int64_t k, const T* a, const T* b,
-                 T* c, int64_t ldc) {
+                 T* c, int64_t ldc, int64_t lda) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     scale_c(m, n, T(0), c, ldc);
     return;
   }
-  METALNET_DISPATCH_ISA(panels, tile.wide, m, n, k, a, b, c, ldc);
+  METALNET_DISPATCH_ISA(panels, tile.wide, m, n, k, a, lda, b, c, ldc);
 }
 
 template <class T>
@@ -551,9 +561,9 @@ template PackedB<float> gemm_pack_b<float>(const GemmTile&, bool, int64_t, int64
 template PackedB<double> gemm_pack_b<double>(const GemmTile&, bool, int64_t, int64_t,
                                              const double*, int64_t);
 template void gemm_panels<float>(const GemmTile&, int64_t, int64_t, int64_t, const float*,
-                                 const float*, float*, int64_t);
+                                 const float*, float*, int64_t, int64_t);
 template void gemm_panels<double>(const GemmTile&, int64_t, int64_t, int64_t, const double*,
-                                  const double*, double*, int64_t);
+                                  const double*, double*, int64_t, int64_t);
 template PackedB<float> gemm_pack_b<float>(bool, int64_t, int64_t, const float*, int64_t, int64_t);
 template PackedB<double> gemm_pack_b<double>(bool, int64_t, int64_t, const double*, int64_t, int64_t);
 template void gemm_packed<float>(bool, int64_t, int64_t, int64_t, float, const float*, int64_t,

@@ -85,9 +85,10 @@ void prefetch_rows(const T* p, int64_t rows, int64_t stride, int64_t count) {
 // Rows [r0, r1), hidden units [0, units) counted from the pointers (proj, a, b, c, c_next,
 // h_next point at the first unit; rows of a are 4H long, of proj proj_stride, of c and h H
 // long): proj + rec + b is the pre-activation (proj the input projection, rec the recurrent
-// product, its rows rec_stride long and its four gates rec_gate apart); writes the activated
-// gates to a, c_next and h_next.
-template <class T>
+// product, its rows rec_stride long and its four gates rec_gate apart); writes c_next and
+// h_next, and the activated gates to a when kKeepGates (training: backward reads them). c_next
+// may be c: each element is read before it is written.
+template <class T, bool kKeepGates>
 struct GatesForward {
   int64_t hidden, units, rec_stride, rec_gate, proj_stride;
   const T *b, *c, *rec, *proj;
@@ -96,7 +97,7 @@ struct GatesForward {
     const int64_t H = hidden, R = rec_gate;
     for (int64_t r = r0; r < r1; ++r) {
       const T* pr = proj + r * proj_stride;
-      T* ar = a + r * 4 * H;
+      T* ar = kKeepGates ? a + r * 4 * H : nullptr;
       const T* rr = rec + r * rec_stride;
       const T* cr = c + r * H;
       T* cn = c_next + r * H;
@@ -109,10 +110,12 @@ struct GatesForward {
         const T gg = vtanh(pr[2 * H + j] + rr[2 * R + j] + (b ? b[2 * H + j] : zero));
         const T oo = vsigmoid_gate(pr[3 * H + j] + rr[3 * R + j] + (b ? b[3 * H + j] : zero));
         const T cc = ff * cr[j] + ii * gg;
-        ar[j] = ii;
-        ar[H + j] = ff;
-        ar[2 * H + j] = gg;
-        ar[3 * H + j] = oo;
+        if constexpr (kKeepGates) {
+          ar[j] = ii;
+          ar[H + j] = ff;
+          ar[2 * H + j] = gg;
+          ar[3 * H + j] = oo;
+        }
         cn[j] = cc;
         hn[j] = oo * vtanh(cc);
       }
@@ -155,7 +158,11 @@ template <class T>
 void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, const T* w_ih,
                   const T* w_hh, const T* b, T* hs, T* cs, T* gates) {
   const int64_t H = s.h, G = 4 * H, step = s.n * H;
-  if (s.t == 0 || s.n == 0 || H == 0) return;
+  const bool keep = gates != nullptr;  // training; else cs is the last state alone
+  if (s.t == 0 || s.n == 0 || H == 0) {
+    if (!keep) std::copy(c0, c0 + step, cs);
+    return;
+  }
   // w_hh^T packed once for every step, its columns regrouped: group g holds the four gates of
   // hidden units [gU, gU + U), gate after gate, in whole GEMM panels (U a whole number of
   // vectors; the last group may hold fewer units, padded with zero columns to a whole panel).
@@ -218,9 +225,7 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
   for (auto& counter : done) counter.store(0, std::memory_order_relaxed);
   for (auto& counter : projected) counter.store(0, std::memory_order_relaxed);
   run_team(threads, [&](int, int) {
-    std::vector<T> apack(size_t(block) * H), product(size_t(block) * W);
-    std::vector<T> xpack(size_t(n_pad * std::max<int64_t>(s.i, 1)));
-    int64_t packed_for = -1, x_packed_for = -1;  // what apack and xpack hold
+    std::vector<T> product(size_t(block) * W);
     for (int64_t u; (u = next.fetch_add(1, std::memory_order_relaxed)) < total;) {
       const int64_t b_seq = u / per_block, i = u % per_block;
       if (i < chunks) {  // a chunk of step b_seq's projection
@@ -229,13 +234,11 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
         if (t >= kRing)  // its buffer free: every unit of step t - kRing has read it
           for (int64_t p = 0; p < parts; ++p)
             wait_for_count(done[size_t((t - kRing) * parts + p)], groups);
-        if (x_packed_for != t) {
-          gemm_pack_a(tile, s.n, s.i, x + t * s.n * s.i, s.i, xpack.data());
-          x_packed_for = t;
-        }
+        // x_t (like h_{t-1} below) is read in place: packed, each thread packed it again.
         const int64_t col0 = i * chunk * nr, col1 = std::min(gp, col0 + chunk * nr);
-        gemm_panels(tile, s.n, col1 - col0, s.i, xpack.data(), w_in.data.data() + col0 * s.i,
-                    ring + (t % kRing) * n_pad * gp + col0, gp);
+        gemm_panels(tile, s.n, col1 - col0, s.i, x + t * s.n * s.i,
+                    w_in.data.data() + col0 * s.i, ring + (t % kRing) * n_pad * gp + col0, gp,
+                    s.i);
         projected[size_t(t)].fetch_add(1, std::memory_order_release);
         continue;
       }
@@ -245,26 +248,28 @@ void lstm_forward(const LstmShape& s, const T* x, const T* h0, const T* c0, cons
       if (r0 == r1) continue;
       wait_for_count(projected[size_t(t)], chunks);
       if (t > 0) wait_for_count(done[size_t((t - 1) * parts + p)], groups);
-      T* a = gates + t * s.n * G;
-      T *c_next = cs + t * step, *h_next = hs + t * step;
+      T* a = keep ? gates + t * s.n * G : nullptr;
+      T *c_next = keep ? cs + t * step : cs, *h_next = hs + t * step;
       const int64_t u0 = g * U, n_units = units_of(g), width = width_of(g);
-      for (int q = 0; q < 4; ++q) prefetch_rows(a + r0 * G + q * H + u0, r1 - r0, G, n_units);
-      prefetch_rows(c_next + r0 * H + u0, r1 - r0, H, n_units);
-      prefetch_rows(h_next + r0 * H + u0, r1 - r0, H, n_units);
-      const T* c_prev = t ? cs + (t - 1) * step : c0;
-      prefetch_rows(c_prev + r0 * H + u0, r1 - r0, H, n_units);  // written by either thread
-      if (packed_for != t * parts + p) {
-        const T* h_prev = t ? hs + (t - 1) * step : h0;
-        gemm_pack_a(tile, r1 - r0, H, h_prev + r0 * H, H, apack.data());
-        packed_for = t * parts + p;
+      if (keep) {
+        for (int q = 0; q < 4; ++q) prefetch_rows(a + r0 * G + q * H + u0, r1 - r0, G, n_units);
+        prefetch_rows(c_next + r0 * H + u0, r1 - r0, H, n_units);
       }
-      gemm_panels(tile, r1 - r0, width, H, apack.data(), w.data.data() + g * W * H,
-                  product.data(), width);
+      prefetch_rows(h_next + r0 * H + u0, r1 - r0, H, n_units);
+      const T* c_prev = t == 0 ? c0 : keep ? cs + (t - 1) * step : cs;
+      prefetch_rows(c_prev + r0 * H + u0, r1 - r0, H, n_units);  // written by either thread
+      const T* h_prev = t ? hs + (t - 1) * step : h0;
+      gemm_panels(tile, r1 - r0, width, H, h_prev + r0 * H, w.data.data() + g * W * H,
+                  product.data(), width, H);
       const T* proj = ring + (t % kRing) * n_pad * gp + r0 * gp + u0;
-      const GatesForward<T> body{H, n_units, width, n_units, gp, b ? b + u0 : nullptr,
-                                 c_prev + r0 * H + u0, product.data(), proj, a + r0 * G + u0,
-                                 c_next + r0 * H + u0, h_next + r0 * H + u0};
-      METALNET_DISPATCH_ISA(run, body, int64_t(0), r1 - r0);
+      const auto gate_math = [&](auto body) {
+        body = {H, n_units, width, n_units, gp, b ? b + u0 : nullptr, c_prev + r0 * H + u0,
+                product.data(), proj, keep ? a + r0 * G + u0 : nullptr, c_next + r0 * H + u0,
+                h_next + r0 * H + u0};
+        METALNET_DISPATCH_ISA(run, body, int64_t(0), r1 - r0);
+      };
+      if (keep) gate_math(GatesForward<T, true>{});
+      else gate_math(GatesForward<T, false>{});
       done[size_t(t * parts + p)].fetch_add(1, std::memory_order_release);
     }
   });

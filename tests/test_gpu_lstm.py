@@ -95,6 +95,16 @@ def test_sequence_matches_reference(gpu, rng, seed, dtype, shape, upstream):
         assert_close(o, r, dtype, gpu, chain=10 * steps, floor_rms=1.0, what=f"{label} {what}")
 
 
+def test_sequence_without_cache(gpu, rng):
+    # keep_cache=False (inference) drops the cache and changes nothing else.
+    args = tuple(_dev(a) for a in _inputs(rng, 4, 3, 5, 6, np.float32))
+    hs, h_last, c_last, cache = ops.lstm_forward(*args, keep_cache=False)
+    kept = ops.lstm_forward(*args)
+    assert cache is None
+    for got, want in zip((hs, h_last, c_last), kept[:3]):
+        np.testing.assert_array_equal(got.get(), want.get())
+
+
 def test_sequence_rejects_bad_shapes(gpu, rng):
     module = _registry.load(gpu)
     x, h0, c0, w_ih, w_hh, b = (_dev(a) for a in _inputs(rng, 2, 3, 4, 5, np.float32))

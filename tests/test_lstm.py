@@ -76,3 +76,55 @@ def test_cell_is_the_one_step_sequence(rng):
     assert_close(c1, rc, np.float64, "cpu")
     for got, want in zip(grads, reference.lstm_cell_backward(np.ones_like(rh), np.ones_like(rc), rcache)):
         assert_close(got, want, np.float64, "cpu")
+
+
+@pytest.mark.parametrize("threads", (1, 2))
+@pytest.mark.parametrize("dtype", (np.float32, np.float64), ids=("f32", "f64"))
+@pytest.mark.parametrize("steps, n, inp, hidden", [(1, 1, 1, 1), (3, 13, 7, 37), (7, 5, 0, 9),
+                                                   (6, 101, 9, 70), (4, 64, 300, 150)])
+def test_sequence_without_cache(steps, n, inp, hidden, threads, dtype, rng):
+    # Inference keeps no gates and one cell state, updated in place step after step: the same
+    # arithmetic as the training forward, so the same bits, and both agree with the reference.
+    args = _inputs(rng, steps, n, inp, hidden, dtype)
+    with num_threads(threads), metalnet.backend("cpu"):
+        hs, h_last, c_last, cache = ops.lstm_forward(*args, keep_cache=False)
+        kept_hs, _, kept_c, _ = ops.lstm_forward(*args)
+    assert cache is None
+    assert c_last.shape == (n, hidden) and h_last.shape == (n, hidden)
+    np.testing.assert_array_equal(hs, kept_hs)
+    np.testing.assert_array_equal(c_last, kept_c)
+    ref_hs, _, ref_c, _ = reference.lstm_forward(*(a.astype(np.float64) for a in args))
+    assert_close(hs, ref_hs, dtype, "cpu", chain=30, floor_rms=1.0, what="hs")
+    assert_close(c_last, ref_c, dtype, "cpu", chain=30, floor_rms=1.0, what="c_last")
+
+
+def test_reference_without_cache(rng):
+    args = _inputs(rng, 3, 4, 5, 6, np.float64)
+    hs, h_last, c_last, cache = reference.lstm_forward(*args, keep_cache=False)
+    kept = reference.lstm_forward(*args)
+    assert cache is None
+    for got, want in zip((hs, h_last, c_last), kept[:3]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_layer_keeps_no_cache_without_grad(rng, monkeypatch):
+    # nn.LSTM under no_grad asks the kernel for no cache, and gives what the recorded forward
+    # gives; with recording on, backward still has its cache.
+    asked = []
+    forward = ops.lstm_forward
+
+    def spy(*args, keep_cache=True):
+        asked.append(keep_cache)
+        return forward(*args, keep_cache=keep_cache)
+    monkeypatch.setattr(ops, "lstm_forward", spy)
+    layer = metalnet.nn.LSTM(7, 11)
+    x = metalnet.tensor(rng.standard_normal((5, 3, 7)).astype(np.float32))
+    with metalnet.no_grad():
+        out, (h, c) = layer(x)
+    rec_out, (rec_h, rec_c) = layer(x)
+    assert asked == [False, True]
+    np.testing.assert_array_equal(out.numpy(), rec_out.numpy())
+    np.testing.assert_array_equal(c.numpy(), rec_c.numpy())
+    assert not out.requires_grad and rec_out.requires_grad
+    (rec_out.sum() + rec_c.sum()).backward()
+    assert all(np.isfinite(p.grad.numpy()).all() for p in layer.parameters())

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _args, ops
 from .autograd import array_module, scatter_add
-from .tensor import Tensor, _make, _make_many, _operand, cat
+from .tensor import Tensor, _make, _make_many, _operand, _records, cat
 
 __all__ = [
     "linear", "conv2d", "conv2d_relu", "conv_transpose2d", "max_pool2d", "avg_pool2d",
@@ -519,8 +519,11 @@ def lstm(x, h0, c0, w_ih, w_hh, b):
     w_ih, w_hh = _operand(_tensor(w_ih, "w_ih"), x, "w_ih"), _operand(_tensor(w_hh, "w_hh"), x,
                                                                      "w_hh")
     b = _operand(_tensor(b, "b"), x, "b")
+    # Without a backward to follow (no_grad, inference), the kernel need not keep its gates.
+    keep = _records((x, h0, c0, w_ih, w_hh, b))
     hs, h_last, c_last, cache = ops.lstm_forward(_c(x.data), _c(h0.data), _c(c0.data),
-                                                 _c(w_ih.data), _c(w_hh.data), _c(b.data))
+                                                 _c(w_ih.data), _c(w_hh.data), _c(b.data),
+                                                 keep_cache=keep)
 
     def backward(grads):
         return ops.lstm_backward(*(None if g is None else _c(g) for g in grads), cache)

@@ -732,11 +732,12 @@ class LSTMSequenceCache(typing.NamedTuple):
     gates: np.ndarray
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, *, keep_cache=True):
     """An LSTM over T steps: lstm_cell_forward applied in turn, h and c carried along.
 
     Shapes: x (T, N, I), h0 and c0 (N, H), w_ih (4H, I), w_hh (4H, H), b (4H,).
-    Returns (hs, h_last, c_last, cache) with hs (T, N, H) the hidden state after every step.
+    Returns (hs, h_last, c_last, cache) with hs (T, N, H) the hidden state after every step;
+    cache is None with keep_cache=False (no backward to follow).
     (A fast implementation computes x @ w_ih.T for all steps in one product: only the h @ w_hh.T
     term has to wait for the previous step.)
     """
@@ -751,7 +752,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b):
     for t in range(steps):
         h, c, cell = lstm_cell_forward(x[t], h, c, w_ih, w_hh, b)
         hs[t], cs[t], gates[t] = h, c, cell.gates
-    return hs, hs[-1], cs[-1], LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
+    cache = LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates) if keep_cache else None
+    return hs, hs[-1], cs[-1], cache
 
 
 def lstm_backward(dhs, dh_last, dc_last, cache):

@@ -55,10 +55,16 @@ def _parse_device(device) -> str:
     raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
 
 
+def _records(parents) -> bool:
+    """Whether an operation on ``parents`` is recorded for backward (a parent needs a gradient
+    and recording is on): an operation that is not need not keep what its backward reads."""
+    return is_grad_enabled() and any(p.requires_grad for p in parents)
+
+
 def _make(data, parents, backward, name):
     """The output Tensor of an operation; records the graph when a parent needs a gradient."""
     out = Tensor(data)
-    if is_grad_enabled() and any(p.requires_grad for p in parents):
+    if _records(parents):
         out.requires_grad = True
         out._node = Node(parents, backward, name)
     return out
@@ -70,7 +76,7 @@ def _make_many(datas, parents, backward, name):
     ``backward(grads)`` receives one gradient per output (None for an output no path used) and
     returns one gradient per parent, as for ``_make``.
     """
-    if not (is_grad_enabled() and any(p.requires_grad for p in parents)):
+    if not _records(parents):
         return tuple(Tensor(d) for d in datas)
     count = len(datas)
     group = Group(Node(parents, lambda parts: backward([parts.get(i) for i in range(count)]),

@@ -29,11 +29,14 @@ METALNET_INLINE void store_vec(T* p, V v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
-// a: packed MR-high panel (a[k*MR + i]); b: packed NR-wide panel (b[k*NR + j]).
-// accumulate == false: C = alpha*AB (C not read); true: C += alpha*AB.
-template <class T, int MR, int NV, int Lanes>
+// a: packed MR-high panel (a[k*MR + i]), or with kRowsA, MR rows of a row-major A read in
+// place (a[i*lda + k]: the broadcasts come from MR streams instead of one, which the loads do
+// not mind, and the caller saves packing an A it would use once); b: packed NR-wide panel
+// (b[k*NR + j]). accumulate == false: C = alpha*AB (C not read); true: C += alpha*AB.
+template <class T, int MR, int NV, int Lanes, bool kRowsA = false>
 METALNET_INLINE void microkernel_body(int64_t kc, const T* __restrict a, const T* __restrict b,
-                                      T* __restrict c, int64_t ldc, T alpha, bool accumulate) {
+                                      T* __restrict c, int64_t ldc, T alpha, bool accumulate,
+                                      int64_t lda = 0) {
   using V = typename SimdVec<T, Lanes>::type;
   constexpr int NR = NV * Lanes;
   V acc[MR][NV];
@@ -50,11 +53,11 @@ METALNET_INLINE void microkernel_body(int64_t kc, const T* __restrict a, const T
       // Scalar times vector: the compiler broadcasts a[i] straight from memory. (`V{} + a[i]`
       // would be a scalar add of 0.0 -- it must turn -0.0 into +0.0 -- then a register
       // broadcast: two extra floating-point instructions per value of A.)
-      const T ai = a[i];
+      const T ai = kRowsA ? a[i * lda] : a[i];
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] += ai * bv[j];
     }
-    a += MR;
+    a += kRowsA ? 1 : MR;
     b += NR;
   }
 #pragma GCC unroll 16

@@ -1,6 +1,7 @@
 // LSTM over T steps (gate order i, f, g, o; weights as in PyTorch). One LSTM cell is the case
 // T = 1. Layout: x (T, N, I), h0/c0 (N, H), w_ih (4H, I), w_hh (4H, H), b (4H) or null;
-// outputs hs/cs (T, N, H) and the activated gates (T, N, 4H), which backward reads.
+// outputs hs/cs (T, N, H) and the activated gates (T, N, 4H), which backward reads. Without
+// backward (gates null), cs is (N, H): the last cell state alone, and nothing else is kept.
 #pragma once
 
 #include <cstdint>

@@ -85,10 +85,14 @@ def sgd_update(param, grad, buf, *, lr, momentum, dampening, weight_decay, neste
     _cpu.sgd_update(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first)
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b, *, keep_cache=True):
     steps, n, hidden = x.shape[0], x.shape[1], h0.shape[1]
-    hs, cs = empty((steps, n, hidden), x.dtype), empty((steps, n, hidden), x.dtype)
-    gates = empty((steps, n, 4 * hidden), x.dtype)
+    hs = empty((steps, n, hidden), x.dtype)
+    if not keep_cache:  # the kernel keeps no gates and only the last cell state
+        c_last = empty((n, hidden), x.dtype)
+        _cpu.lstm_forward(x, h0, c0, w_ih, w_hh, b, hs, c_last, None)
+        return hs, hs[-1], c_last, None
+    cs, gates = empty((steps, n, hidden), x.dtype), empty((steps, n, 4 * hidden), x.dtype)
     _cpu.lstm_forward(x, h0, c0, w_ih, w_hh, b, hs, cs, gates)
     return hs, hs[-1], cs[-1], reference.LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
 

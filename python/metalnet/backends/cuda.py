@@ -261,11 +261,12 @@ def lstm_cell_backward(dh_next, dc_next, cache):
     return grads
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b=None):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b=None, *, keep_cache=True):
     """An LSTM over T steps: x (T, N, I) -> (hs (T, N, H), h_last, c_last, cache).
 
     Backend-level (proposed primitive): the input projection of all steps is one GEMM, then one
-    GEMM and one gate kernel per step.
+    GEMM and one gate kernel per step. keep_cache=False returns cache None (the kernel still
+    writes every step's gates and cell state).
     """
     steps, n, inputs, hidden = lstm_sequence_shape(x, h0, c0, w_ih, w_hh, b)
     g4 = 4 * hidden
@@ -277,7 +278,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b=None):
     _cuda.lstm_forward(x.dtype.name, x.data.ptr, h0.data.ptr, c0.data.ptr, w_ih.data.ptr,
                        w_hh.data.ptr, _ptr(b), hs.data.ptr, cs.data.ptr, gates.data.ptr,
                        xw.data.ptr, hw.data.ptr, [steps, n, inputs, hidden], stream_ptr(cupy))
-    return hs, hs[-1], cs[-1], LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
+    cache = LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates) if keep_cache else None
+    return hs, hs[-1], cs[-1], cache
 
 
 def lstm_backward(dhs, dh_last, dc_last, cache):

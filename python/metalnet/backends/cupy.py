@@ -310,9 +310,9 @@ def _lstm_step_backward(dh, dc_next, gates, c, c_next, hidden):
     return dgates, dc * f
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b=None):
+def lstm_forward(x, h0, c0, w_ih, w_hh, b=None, *, keep_cache=True):
     """An LSTM over T steps: x (T, N, I) -> (hs (T, N, H), h_last, c_last, cache); the input
-    projection of all steps is one matrix product."""
+    projection of all steps is one matrix product. keep_cache=False returns cache None."""
     from ._gpu import LSTMSequenceCache, lstm_sequence_shape
     steps, n, inputs, hidden = lstm_sequence_shape(x, h0, c0, w_ih, w_hh, b)
     xw = (x.reshape(steps * n, inputs) @ w_ih.T).reshape(steps, n, 4 * hidden)
@@ -325,7 +325,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b=None):
     for t in range(steps):
         gates[t], cs[t], hs[t] = _lstm_step_forward(xw[t] + h @ w_hh.T, c, hidden)
         h, c = hs[t], cs[t]
-    return hs, hs[-1], cs[-1], LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates)
+    cache = LSTMSequenceCache(x, h0, c0, w_ih, w_hh, hs, cs, gates) if keep_cache else None
+    return hs, hs[-1], cs[-1], cache
 
 
 def lstm_backward(dhs, dh_last, dc_last, cache):

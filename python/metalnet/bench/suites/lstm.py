@@ -1,6 +1,6 @@
-"""A one-layer LSTM over a sequence, forward only: metalnet's lstm_forward (one input-projection
-GEMM for all steps, then the recurrence), the NumPy reference (the cell stepped over T), and
-torch.nn.LSTM on the whole sequence."""
+"""A one-layer LSTM over a sequence, forward only (inference: nothing kept for a backward):
+metalnet's lstm_forward (one input-projection GEMM for all steps, then the recurrence), the NumPy
+reference (the cell stepped over T), and torch.nn.LSTM on the whole sequence under no_grad."""
 from __future__ import annotations
 
 from ... import ops, reference
@@ -21,7 +21,8 @@ def _build(shape: W.LSTM):
             return _torch_lstm(impl, xs, h0, c0, w_ih, w_hh, bias)
         forward = (ops if impl.family == "metalnet" else reference).lstm_forward
         args = tuple(map(impl.asarray, (xs, h0, c0, w_ih, w_hh, bias)))
-        return lambda: forward(*args)[0]
+        # Inference, as torch's under no_grad: nothing kept for a backward.
+        return lambda: forward(*args, keep_cache=False)[0]
     return build
 
 
