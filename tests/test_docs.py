@@ -15,12 +15,17 @@ def _python_blocks(name):
 
 def test_lstm_tutorial_code_matches_the_reference(capsys):
     """docs/lstm.md: the sequence kernel agrees with the step-by-step reference to float64
-    rounding (the printed error), and its backward returns one gradient per input."""
+    rounding (the printed error), its backward returns one gradient per input, and its
+    inference form returns the same states without a cache."""
     (block,) = _python_blocks("lstm.md")
     scope = {}
     exec(compile(block, "docs/lstm.md", "exec"), scope)
-    printed = float(capsys.readouterr().out.split()[-1])
+    lines = capsys.readouterr().out.splitlines()
+    printed = float(lines[0])
     assert printed == np.abs(scope["hs"] - scope["hs_ref"]).max() and printed < 1e-13
+    # Inference (keep_cache=False) gives the same bits and no cache, as the text prints.
+    assert lines[1] == "True True None"
+    assert np.array_equal(scope["hs_inf"], scope["hs"]) and scope["no_cache"] is None
     assert np.allclose(scope["c_last"], scope["c_ref"], rtol=0, atol=1e-13)
     for name, like in (("dx", "x"), ("dh0", "h0"), ("dc0", "c0"), ("dw_ih", "w_ih"),
                        ("dw_hh", "w_hh"), ("db", "b")):
