@@ -65,28 +65,43 @@ Blocks make_blocks(const ConvGeometry& g, int64_t nr) {
 // U[xi] starts at xi * stride, element (k, c) at (k / MR) * MR*C + c * MR + k % MR.
 // The panels live in the calling thread's buffer, kept across calls (megabytes at 256 channels:
 // fresh pages would cost more than the transform).
+// Threads take whole panels and walk them in the panels' own order -- channel by channel, the
+// MR filters of a channel side by side as vector lanes (their taps gathered C*9 apart) -- so
+// each of the 16 U[xi] is written as one forward stream of MR-value stores; filter by filter in
+// scalar code it cost 2-3% of a ResNet-18 training step. Only the padding rows of the last panel
+// are cleared, not the whole buffer.
 template <class T>
 const T* transform_filters(const ConvGeometry& g, const T* w, int64_t mr, int64_t stride) {
   static thread_local std::vector<T> buffer;
   if (buffer.size() < size_t(16 * stride)) buffer.resize(size_t(16 * stride));
   T* const u = buffer.data();
-  std::fill(u, u + 16 * stride, T(0));  // rows past K stay zero
-  parallel_for(g.k * g.c, 64, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      const int64_t k = i / g.c, c = i % g.c;
-      const T* f = w + i * 9;
-      T gf[4][3];  // G g
-      for (int s = 0; s < 3; ++s) {
-        gf[0][s] = f[s];
-        gf[1][s] = T(0.5) * (f[s] + f[3 + s] + f[6 + s]);
-        gf[2][s] = T(0.5) * (f[s] - f[3 + s] + f[6 + s]);
-        gf[3][s] = f[6 + s];
-      }
-      T* dst = u + (k / mr) * mr * g.c + c * mr + k % mr;
-      for (int a = 0; a < 4; ++a) {  // (G g) G^T
-        const T row[4] = {gf[a][0], T(0.5) * (gf[a][0] + gf[a][1] + gf[a][2]),
-                          T(0.5) * (gf[a][0] - gf[a][1] + gf[a][2]), gf[a][2]};
-        for (int b = 0; b < 4; ++b) dst[(a * 4 + b) * stride] = row[b];
+  const int64_t panels = (g.k + mr - 1) / mr, filter_stride = g.c * 9;
+  const int64_t grain = std::max<int64_t>(1, 64 / std::max<int64_t>(1, mr * g.c));  // 64 filters
+  parallel_simd(panels, grain, [&](int64_t p0, int64_t p1) METALNET_SIMD_BODY {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t filters = std::min(mr, g.k - p * mr);
+      for (int64_t c = 0; c < g.c; ++c) {
+        T* const dst = u + (p * g.c + c) * mr;
+        const T* const f0 = w + (p * mr * g.c + c) * 9;
+#pragma omp simd
+        for (int64_t r = 0; r < filters; ++r) {
+          const T* f = f0 + r * filter_stride;
+          T gf[4][3];  // G g
+          for (int s = 0; s < 3; ++s) {
+            gf[0][s] = f[s];
+            gf[1][s] = T(0.5) * (f[s] + f[3 + s] + f[6 + s]);
+            gf[2][s] = T(0.5) * (f[s] - f[3 + s] + f[6 + s]);
+            gf[3][s] = f[6 + s];
+          }
+          for (int a = 0; a < 4; ++a) {  // (G g) G^T
+            dst[(a * 4 + 0) * stride + r] = gf[a][0];
+            dst[(a * 4 + 1) * stride + r] = T(0.5) * (gf[a][0] + gf[a][1] + gf[a][2]);
+            dst[(a * 4 + 2) * stride + r] = T(0.5) * (gf[a][0] - gf[a][1] + gf[a][2]);
+            dst[(a * 4 + 3) * stride + r] = gf[a][2];
+          }
+        }
+        for (int64_t xi = 0; xi < 16; ++xi)  // rows past K
+          for (int64_t r = filters; r < mr; ++r) dst[xi * stride + r] = T(0);
       }
     }
   }, 1);
