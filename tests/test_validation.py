@@ -100,6 +100,8 @@ BAD_CALLS = [
      "at least one time step"),
     (lambda: ops.lstm_forward(z(3, 3, 5), z(2, 4), z(2, 4), z(16, 5), z(16, 4), z(16)), ValueError,
      "x must have shape (3, 2, 5)"),
+    (lambda: ops.lstm_forward(z(3, 2, 5), z(2, 4), z(2, 4), z(16, 5), z(16, 4), z(16),
+                              keep_cache="no"), TypeError, "keep_cache must be True or False"),
     (lambda: ops.lstm_backward(None, None, None, (1,)), TypeError, "cache must be the LSTMSequenceCache"),
     (lambda: ops.lstm_cell_backward(z(2, 3), z(2, 4), LSTMCache(*(z(2, 4),) * 7)), ValueError,
      "dh_next must have shape (2, 4)"),

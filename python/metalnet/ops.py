@@ -449,6 +449,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, *, keep_cache=True):
     check.array(c0, "c0", ndim=2)
     check.shape(c0, "c0", (n, hidden), "the shape of h0")
     _lstm_weights(x.shape[2], hidden, w_ih, w_hh, b)
+    keep_cache = check.flag(keep_cache, "keep_cache")
     device = check.same_dtype_and_device(x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, b=b)
     return _backend(device).lstm_forward(x, h0, c0, w_ih, w_hh, b, keep_cache=keep_cache)
 
