@@ -17,8 +17,10 @@
 #include "metalnet/conv2d.h"
 #include "metalnet/conv2d_padded.h"
 #include "metalnet/gemm.h"
+#include "metalnet/gemm_config.h"
 #include "metalnet/isa.h"
 #include "metalnet/parallel.h"
+#include "metalnet/simd_transpose.h"
 
 namespace metalnet {
 namespace {
@@ -47,8 +49,56 @@ void from_rows(const T* src, int64_t n, int64_t c, int64_t hw, const T* bias, T*
 
 // Every tap's weights packed as a GEMM B operand in one pass over w (K, C, R*S): for the
 // forward B_t = W_t^T (C x K), for dx B_t = W_t (K x C). Panels are `nr` columns wide, as
-// gemm_pack_b lays them out (panel p: depth rows of nr, zero past the last column); reading w
-// once for all taps, each (k, c) run of R*S taps is used whole.
+// gemm_pack_b lays them out (panel p: depth rows of nr, zero past the last column).
+//
+// L columns of a panel at a time, through L x L register transposes: L weight runs (one per
+// column) are loaded as L vectors, L values each, and turned into L vectors across the columns,
+// each one panel row of one tap. Forward, a column is an output channel k and its run w[k, :, :]
+// is C*R*S contiguous values in the order (c, tap); for dx a column is an input channel c, and
+// the L columns' runs for one k lie side by side, R*S values each. Element by element in scalar
+// code the packing cost 8% of a VGG-11 training step (its 512-channel layers go by taps).
+template <class T, int L>
+METALNET_INLINE void pack_tap_columns(const ConvGeometry& g, const T* w, bool forward,
+                                      int64_t nr, int64_t p, T* const* panel) {
+  using V = typename SimdVec<T, L>::type;
+  const int64_t taps = g.r * g.s, depth = forward ? g.c : g.k, cols = forward ? g.k : g.c;
+  for (int64_t j0 = p * nr; j0 < (p + 1) * nr; j0 += L) {
+    const int count = int(std::clamp<int64_t>(cols - j0, 0, L));
+    const int64_t lane0 = j0 - p * nr;  // within the panel row
+    // Forward: one pass over the L channels' (c, tap) runs; dx: one per row k, over its taps.
+    const int64_t passes = forward ? 1 : depth, length = forward ? depth * taps : taps;
+    for (int64_t d = 0; d < passes; ++d)
+      for (int64_t q0 = 0; q0 < length; q0 += L) {
+        const int cells = int(std::min<int64_t>(L, length - q0));
+        V block[L];
+#pragma GCC unroll 16
+        for (int i = 0; i < L; ++i) {
+          block[i] = V{};
+          if (i < count) {
+            const T* run = forward ? w + (j0 + i) * g.c * taps : w + (d * g.c + j0 + i) * taps;
+            copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), run + q0, cells);
+          }
+        }
+        transpose_square<T, L>(block);
+        for (int c = 0; c < cells; ++c) {  // block[c]: position q0 + c of every column's run
+          const int64_t q = q0 + c, row = forward ? q / taps : d, tap = forward ? q % taps : q;
+          store_vec(panel[tap] + row * nr + lane0, block[c]);
+        }
+      }
+  }
+}
+
+#define METALNET_PACK_TAPS_VARIANT(ISA, TARGET)                                                \
+  template <class T>                                                                           \
+  TARGET void pack_tap_panel_##ISA(const ConvGeometry& g, const T* w, bool forward, int64_t nr, \
+                                   int64_t p, T* const* panel) {                               \
+    pack_tap_columns<T, GemmConfig<Isa::ISA, T>::lanes>(g, w, forward, nr, p, panel);          \
+  }
+METALNET_PACK_TAPS_VARIANT(avx512, METALNET_TARGET_AVX512)
+METALNET_PACK_TAPS_VARIANT(avx2, METALNET_TARGET_AVX2)
+METALNET_PACK_TAPS_VARIANT(generic, )
+#undef METALNET_PACK_TAPS_VARIANT
+
 template <class T>
 void pack_taps(const ConvGeometry& g, const T* w, bool forward, int64_t m_hint,
                std::vector<PackedB<T>>& panels) {
@@ -64,15 +114,12 @@ void pack_taps(const ConvGeometry& g, const T* w, bool forward, int64_t m_hint,
     b.data.resize(size_t(count * nr * std::max<int64_t>(depth, 1)));
   }
   parallel_for(count, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p)
-      for (int64_t d = 0; d < depth; ++d)
-        for (int64_t j = 0; j < nr; ++j) {
-          const int64_t col = p * nr + j;
-          const int64_t k = forward ? col : d, c = forward ? d : col;
-          const T* src = col < cols ? w + (k * g.c + c) * taps : nullptr;
-          for (int64_t t = 0; t < taps; ++t)
-            panels[size_t(t)].data[size_t((p * depth + d) * nr + j)] = src ? src[t] : T(0);
-        }
+    std::vector<T*> panel(static_cast<size_t>(taps));  // panel p of every tap
+    for (int64_t p = p0; p < p1; ++p) {
+      for (int64_t t = 0; t < taps; ++t)
+        panel[size_t(t)] = panels[size_t(t)].data.data() + p * depth * nr;
+      METALNET_DISPATCH_ISA(pack_tap_panel, g, w, forward, nr, p, panel.data());
+    }
   }, 1);
 }
 
