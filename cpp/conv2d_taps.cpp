@@ -16,6 +16,7 @@
 
 #include "metalnet/conv2d.h"
 #include "metalnet/conv2d_padded.h"
+#include "metalnet/dispatch.h"
 #include "metalnet/gemm.h"
 #include "metalnet/gemm_config.h"
 #include "metalnet/isa.h"
@@ -25,25 +26,44 @@
 namespace metalnet {
 namespace {
 
-// (N, C, H*W) -> (H*W, N, C) and back: images and channels innermost for the GEMM rows.
+// dst[j*dst_stride + i] = src[i*src_stride + j] (rows x cols) through register transposes,
+// compiled for each ISA.
+#define METALNET_TRANSPOSE_VARIANT(ISA, TARGET)                                                \
+  template <class T>                                                                           \
+  TARGET void transpose_##ISA(const T* src, int64_t src_stride, int64_t rows, int64_t cols,    \
+                              T* dst, int64_t dst_stride) {                                    \
+    transpose_block<T, GemmConfig<Isa::ISA, T>::lanes>(src, src_stride, rows, cols, dst,       \
+                                                       dst_stride);                            \
+  }
+METALNET_TRANSPOSE_VARIANT(avx512, METALNET_TARGET_AVX512)
+METALNET_TRANSPOSE_VARIANT(avx2, METALNET_TARGET_AVX2)
+METALNET_TRANSPOSE_VARIANT(generic, )
+#undef METALNET_TRANSPOSE_VARIANT
+
+template <class T>
+void transpose(const T* src, int64_t src_stride, int64_t rows, int64_t cols, T* dst,
+               int64_t dst_stride) {
+  METALNET_DISPATCH_ISA(transpose, src, src_stride, rows, cols, dst, dst_stride);
+}
+
+// (N, C, H*W) -> (H*W, N, C) and back: images and channels innermost for the GEMM rows. Each
+// image is one C x HW transpose (its rows of the result n*c apart).
 template <class T>
 void to_rows(const T* src, int64_t n, int64_t c, int64_t hw, T* dst) {
   parallel_for(n, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t i = n0; i < n1; ++i)
-      for (int64_t c0 = 0; c0 < c; c0 += 16)
-        for (int64_t q = 0; q < hw; ++q)
-          for (int64_t j = c0; j < std::min(c, c0 + 16); ++j)
-            dst[(q * n + i) * c + j] = src[(i * c + j) * hw + q];
+    for (int64_t i = n0; i < n1; ++i) transpose(src + i * c * hw, hw, c, hw, dst + i * c, n * c);
   }, 1);
 }
 template <class T>
 void from_rows(const T* src, int64_t n, int64_t c, int64_t hw, const T* bias, T* dst) {
   parallel_for(n, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t i = n0; i < n1; ++i)
-      for (int64_t j = 0; j < c; ++j) {
-        const T add = bias ? bias[j] : T(0);
-        for (int64_t q = 0; q < hw; ++q) dst[(i * c + j) * hw + q] = src[(q * n + i) * c + j] + add;
-      }
+    for (int64_t i = n0; i < n1; ++i) {
+      T* image = dst + i * c * hw;
+      transpose(src + i * c, n * c, hw, c, image, hw);
+      if (bias)
+        for (int64_t j = 0; j < c; ++j)
+          for (int64_t q = 0; q < hw; ++q) image[j * hw + q] += bias[j];
+    }
   }, 1);
 }
 
@@ -183,16 +203,12 @@ void taps_pass(const ConvGeometry& g, bool forward, const T* src, const T* w, co
   from_rows(dt, g.n, dst_c, dst_cells, b, dst);
 }
 
-// Every tap's K x C block (sums: taps x K x C) into dw's (K, C, R*S) layout: each (k, c) run of
-// R*S taps written whole, the blocks read along c.
+// Every tap's K x C block (sums: taps x K x C) into dw's (K, C, R*S) layout.
 template <class T>
 void gather_taps(const ConvGeometry& g, const T* sums, T* dw) {
   const int64_t taps = g.r * g.s, kc = g.k * g.c;
-  parallel_for(g.k, 1, [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k0; k < k1; ++k)
-      for (int64_t c = 0; c < g.c; ++c)
-        for (int64_t t = 0; t < taps; ++t)
-          dw[(k * g.c + c) * taps + t] = sums[t * kc + k * g.c + c];
+  parallel_for(g.k, 1, [&](int64_t k0, int64_t k1) {  // a taps x (k1-k0)*C transpose
+    transpose(sums + k0 * g.c, kc, taps, (k1 - k0) * g.c, dw + k0 * g.c * taps, taps);
   }, 1);
 }
 

@@ -102,4 +102,29 @@ METALNET_INLINE void from_lanes(const T* src, int count, int64_t planes, int64_t
     }
 }
 
+// dst[j*dst_stride + i] = src[i*src_stride + j] for a rows x cols block, L x L at a time
+// through registers (partial blocks at the edges copied as runs of cells).
+template <class T, int L>
+METALNET_INLINE void transpose_block(const T* src, int64_t src_stride, int64_t rows,
+                                     int64_t cols, T* dst, int64_t dst_stride) {
+  using V = typename SimdVec<T, L>::type;
+  for (int64_t r0 = 0; r0 < rows; r0 += L) {
+    const int nr = int(std::min<int64_t>(L, rows - r0));
+    for (int64_t c0 = 0; c0 < cols; c0 += L) {
+      const int nc = int(std::min<int64_t>(L, cols - c0));
+      V block[L];
+#pragma GCC unroll 16
+      for (int i = 0; i < L; ++i) {
+        block[i] = V{};
+        if (i < nr)
+          copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), src + (r0 + i) * src_stride + c0, nc);
+      }
+      transpose_square<T, L>(block);
+      for (int j = 0; j < nc; ++j)
+        copy_cells<T, L>(dst + (c0 + j) * dst_stride + r0, reinterpret_cast<const T*>(&block[j]),
+                         nr);
+    }
+  }
+}
+
 }  // namespace metalnet
