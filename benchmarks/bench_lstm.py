@@ -50,12 +50,12 @@ def test_lstm(benchmark, shape, impl, mode, rng):
             pytest.skip("PyTorch is not installed")
         layer, state = _torch_lstm(args)
         tx, tdhs = torch.from_numpy(args[0]), torch.from_numpy(dhs)
+        x = tx.clone().requires_grad_()  # a leaf needing a gradient; each call a new graph
 
         def fn():
             if mode == "fwd":
                 with torch.no_grad():
                     return layer(tx, state)
-            x = tx.clone().requires_grad_()
             out, _ = layer(x, state)
             if not backward:
                 return out

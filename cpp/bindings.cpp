@@ -556,6 +556,8 @@ void bind_lstm(py::module_& m) {
     if (x.ndim() != 3 || h0.ndim() != 2) throw py::value_error("x must be (T, N, I), h0 (N, H)");
     const LstmShape s{x.shape(0), x.shape(1), x.shape(2), h0.shape(1)};
     const bool keep = !gates_or_none.is_none();
+    if (keep && !py::isinstance<py::array>(gates_or_none))
+      throw py::type_error("lstm_forward: gates must be an array or None");
     py::array gates = keep ? gates_or_none.cast<py::array>() : py::array();
     std::vector<std::pair<const py::array*, int64_t>> sizes = {
         {&h0, s.n * s.h}, {&c0, s.n * s.h}, {&w_ih, 4 * s.h * s.i}, {&w_hh, 4 * s.h * s.h},

@@ -55,15 +55,9 @@ void to_rows(const T* src, int64_t n, int64_t c, int64_t hw, T* dst) {
   }, 1);
 }
 template <class T>
-void from_rows(const T* src, int64_t n, int64_t c, int64_t hw, const T* bias, T* dst) {
+void from_rows(const T* src, int64_t n, int64_t c, int64_t hw, T* dst) {
   parallel_for(n, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t i = n0; i < n1; ++i) {
-      T* image = dst + i * c * hw;
-      transpose(src + i * c, n * c, hw, c, image, hw);
-      if (bias)
-        for (int64_t j = 0; j < c; ++j)
-          for (int64_t q = 0; q < hw; ++q) image[j * hw + q] += bias[j];
-    }
+    for (int64_t i = n0; i < n1; ++i) transpose(src + i * c, n * c, hw, c, dst + i * c * hw, hw);
   }, 1);
 }
 
@@ -90,16 +84,10 @@ METALNET_INLINE void pack_tap_columns(const ConvGeometry& g, const T* w, bool fo
     for (int64_t d = 0; d < passes; ++d)
       for (int64_t q0 = 0; q0 < length; q0 += L) {
         const int cells = int(std::min<int64_t>(L, length - q0));
+        const T* runs =  // no run read past the last column (count 0: none at all)
+            count == 0 ? w : (forward ? w + j0 * g.c * taps : w + (d * g.c + j0) * taps) + q0;
         V block[L];
-#pragma GCC unroll 16
-        for (int i = 0; i < L; ++i) {
-          block[i] = V{};
-          if (i < count) {
-            const T* run = forward ? w + (j0 + i) * g.c * taps : w + (d * g.c + j0 + i) * taps;
-            copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), run + q0, cells);
-          }
-        }
-        transpose_square<T, L>(block);
+        load_transposed<T, L>(block, runs, forward ? g.c * taps : taps, count, cells);
         for (int c = 0; c < cells; ++c) {  // block[c]: position q0 + c of every column's run
           const int64_t q = q0 + c, row = forward ? q / taps : d, tap = forward ? q % taps : q;
           store_vec(panel[tap] + row * nr + lane0, block[c]);
@@ -191,7 +179,9 @@ void taps_pass(const ConvGeometry& g, bool forward, const T* src, const T* w, co
   T* st = conv_scratch<T, 6>(size_t(src_cells * g.n * src_c));
   T* dt = conv_scratch<T, 7>(size_t(dst_cells * g.n * dst_c));
   to_rows(src, g.n, src_c, src_cells, st);
-  std::fill(dt, dt + dst_cells * g.n * dst_c, T(0));
+  // Every destination row starts as the bias (the forward's) or zero; the GEMMs add to it.
+  for (int64_t row = 0; row < dst_cells * g.n; ++row)
+    for (int64_t j = 0; j < dst_c; ++j) dt[row * dst_c + j] = b ? b[j] : T(0);
   std::vector<PackedB<T>>& panels = tap_panels<T>(taps);
   pack_taps(g, w, forward, g.wo * g.n, panels);  // tiles for GEMMs of about a row of outputs
   for (int64_t t = 0; t < taps; ++t)
@@ -200,7 +190,7 @@ void taps_pass(const ConvGeometry& g, bool forward, const T* src, const T* w, co
       gemm_packed(false, rows, dst_c, src_c, T(1), st + from * src_c, src_c, panels[t], T(1),
                   dt + to * dst_c, dst_c);
     });
-  from_rows(dt, g.n, dst_c, dst_cells, b, dst);
+  from_rows(dt, g.n, dst_c, dst_cells, dst);
 }
 
 // Every tap's K x C block (sums: taps x K x C) into dw's (K, C, R*S) layout.

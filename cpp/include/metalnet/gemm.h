@@ -70,8 +70,9 @@ void gemm_pack_b_columns(const GemmTile& tile, int64_t k, int64_t n, const T* co
 // A (M x K) in MR-high panels, element (i, p) at (i / MR) * MR*K + p * MR + i % MR, rows past
 // M zero; B (K x N) in NR-wide panels, element (p, j) at (j / NR) * NR*K + p * NR + j % NR.
 // N must be a whole number of panels (the caller pads B's last panel with finite values).
-// With lda > 0, A is instead row-major with row stride lda, read in place (only a last partial
-// tile of rows is packed): for an A used once, where packing it would cost more than it saves.
+// With lda > 0 (lda >= k), A is instead row-major with row stride lda, read in place (only a
+// last partial tile of rows is packed): for an A used once, where packing it costs more than
+// it saves.
 template <class T>
 void gemm_panels(const GemmTile& tile, int64_t m, int64_t n, int64_t k, const T* a, const T* b,
                  T* c, int64_t ldc, int64_t lda = 0);

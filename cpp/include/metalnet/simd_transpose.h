@@ -54,6 +54,20 @@ METALNET_INLINE void copy_cells(T* dst, const T* src, int cells) {
     }
 }
 
+// L runs of `cells` values (run i at src + i*stride; runs past `count` are zero, as are the
+// cells past `cells`) loaded and transposed: block[c] holds cell c of every run.
+template <class T, int L>
+METALNET_INLINE void load_transposed(typename SimdVec<T, L>::type (&block)[L], const T* src,
+                                     int64_t stride, int count, int cells) {
+  using V = typename SimdVec<T, L>::type;
+#pragma GCC unroll 16
+  for (int i = 0; i < L; ++i) {
+    block[i] = V{};
+    if (i < count) copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), src + i * stride, cells);
+  }
+  transpose_square<T, L>(block);
+}
+
 // Planes of rows x cols elements from `count` sources (images, or channels: source i's plane p
 // at src[i*stride + p*rows*cols]) to vectors across the sources, dst[p][row][left + col][L]:
 // lane i of a cell is source i's, lanes past count are zero. dst rows are `width` cells long;
@@ -68,13 +82,7 @@ METALNET_INLINE void to_lanes(const T* src, int64_t stride, int count, int64_t p
     for (int64_t q = 0; q < size; q += L) {
       const int cells = int(std::min<int64_t>(L, size - q));
       V block[L];
-#pragma GCC unroll 16
-      for (int i = 0; i < L; ++i) {
-        block[i] = V{};
-        if (i < count)
-          copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), src + i * stride + p * size + q, cells);
-      }
-      transpose_square<T, L>(block);
+      load_transposed<T, L>(block, src + p * size + q, stride, count, cells);
       int64_t row = q / cols, col = q % cols;
       for (int c = 0; c < cells; ++c) {
         store_vec(dst + ((p * rows + row) * width + left + col) * L, block[c]);
@@ -113,13 +121,7 @@ METALNET_INLINE void transpose_block(const T* src, int64_t src_stride, int64_t r
     for (int64_t c0 = 0; c0 < cols; c0 += L) {
       const int nc = int(std::min<int64_t>(L, cols - c0));
       V block[L];
-#pragma GCC unroll 16
-      for (int i = 0; i < L; ++i) {
-        block[i] = V{};
-        if (i < nr)
-          copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), src + (r0 + i) * src_stride + c0, nc);
-      }
-      transpose_square<T, L>(block);
+      load_transposed<T, L>(block, src + r0 * src_stride + c0, src_stride, nr, nc);
       for (int j = 0; j < nc; ++j)
         copy_cells<T, L>(dst + (c0 + j) * dst_stride + r0, reinterpret_cast<const T*>(&block[j]),
                          nr);

@@ -42,7 +42,7 @@ def missing(backend: str, name: str):
 
 # ------------------------------------------------------------------- LSTM over a sequence
 # Backend-level (not yet a primitive of the public contract): both GPU backends define
-#   lstm_forward(x, h0, c0, w_ih, w_hh, b) -> (hs, h_last, c_last, cache)
+#   lstm_forward(x, h0, c0, w_ih, w_hh, b, *, keep_cache=True) -> (hs, h_last, c_last, cache)
 #   lstm_backward(dhs, dh_last, dc_last, cache) -> (dx, dh0, dc0, dw_ih, dw_hh, db)
 # with x (T, N, I), h0 and c0 (N, H), hs (T, N, H); dhs / dh_last / dc_last may be None (zero).
 

@@ -312,7 +312,8 @@ def _lstm_step_backward(dh, dc_next, gates, c, c_next, hidden):
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b=None, *, keep_cache=True):
     """An LSTM over T steps: x (T, N, I) -> (hs (T, N, H), h_last, c_last, cache); the input
-    projection of all steps is one matrix product. keep_cache=False returns cache None."""
+    projection of all steps is one matrix product. keep_cache=False returns cache None (every
+    step's gates and cell state are still computed and held until then)."""
     from ._gpu import LSTMSequenceCache, lstm_sequence_shape
     steps, n, inputs, hidden = lstm_sequence_shape(x, h0, c0, w_ih, w_hh, b)
     xw = (x.reshape(steps * n, inputs) @ w_ih.T).reshape(steps, n, 4 * hidden)
