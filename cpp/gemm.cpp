@@ -27,10 +27,22 @@ struct View {
 
 // Rows [0, mc) x cols [0, kc) of A into MR-high panels, each stored k-major:
 // dst[panel * MR*kc + k*MR + r]. Rows past mc are zero so the microkernel needs no edge case.
+// A run of a run-time length compiles to a call to memmove, whose start-up cost is that of
+// copying a few hundred bytes: whole tiles and panels copy a compile-time count of elements,
+// which becomes a few vector moves (the LSTM backward's GEMMs spent 9% of their time in memmove).
 template <int MR, class T>
 METALNET_INLINE void pack_a(const View<T>& a, int64_t mc, int64_t kc, T* __restrict dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR) {
     const int64_t rows = std::min<int64_t>(MR, mc - i0);
+    if (rows == MR && a.rs == 1) {  // op(A) = A^T: each k's MR values are contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = a.p + i0 + k * a.cs;
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) dst[r] = src[r];
+        dst += MR;
+      }
+      continue;
+    }
     for (int64_t k = 0; k < kc; ++k) {
       for (int64_t r = 0; r < rows; ++r) dst[r] = a(i0 + r, k);
       for (int64_t r = rows; r < MR; ++r) dst[r] = T(0);
@@ -55,6 +67,15 @@ METALNET_INLINE void pack_b(const View<T>& b, int64_t kc, int64_t nc, T* __restr
       for (int64_t k = 0; k < kc; ++k)
         for (int64_t c = cols; c < NR; ++c) dst[k * NR + c] = T(0);
       dst += kc * NR;
+      continue;
+    }
+    if (cols == NR) {  // row-major B, a whole panel: each of its rows is NR contiguous values
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = b.p + k * b.rs + j0;
+#pragma GCC unroll 16
+        for (int c = 0; c < NR; ++c) dst[c] = src[c];
+        dst += NR;
+      }
       continue;
     }
     for (int64_t k = 0; k < kc; ++k) {  // row-major B: each panel row is contiguous
