@@ -23,6 +23,7 @@
 #include "metalnet/gemm.h"
 #include "metalnet/isa.h"
 #include "metalnet/parallel.h"
+#include "metalnet/simd_transpose.h"
 
 namespace metalnet {
 namespace {
@@ -62,8 +63,8 @@ void pad_images(const ConvGeometry& g, const Padded& p, const T* x, int64_t n0, 
   std::fill(xp, xp + (n1 - n0) * g.c * p.hp * p.wp, T(0));
   for (int64_t plane = 0; plane < (n1 - n0) * g.c; ++plane)
     for (int64_t hh = 0; hh < g.h; ++hh)
-      std::memcpy(xp + (plane * p.hp + hh + g.pt) * p.wp + g.pl,
-                  x + (n0 * g.c + plane) * g.h * g.w + hh * g.w, sizeof(T) * g.w);
+      copy_run(xp + (plane * p.hp + hh + g.pt) * p.wp + g.pl,
+               x + (n0 * g.c + plane) * g.h * g.w + hh * g.w, g.w);
 }
 
 // dx[n0 + nl] = the interior of dxp[nl] (the padding rows/cols collected taps that fell off).
@@ -71,8 +72,8 @@ template <class T>
 void crop_images(const ConvGeometry& g, const Padded& p, const T* dxp, int64_t n0, int64_t n1, T* dx) {
   for (int64_t plane = 0; plane < (n1 - n0) * g.c; ++plane)
     for (int64_t hh = 0; hh < g.h; ++hh)
-      std::memcpy(dx + (n0 * g.c + plane) * g.h * g.w + hh * g.w,
-                  dxp + (plane * p.hp + hh + g.pt) * p.wp + g.pl, sizeof(T) * g.w);
+      copy_run(dx + (n0 * g.c + plane) * g.h * g.w + hh * g.w,
+               dxp + (plane * p.hp + hh + g.pt) * p.wp + g.pl, g.w);
 }
 
 // Calls fn(row, off, src, len) for every row (c, r, s), c in [c0, c1), of the unrolled block
@@ -118,7 +119,7 @@ void im2col_block(const ConvGeometry& g, const Padded& p, const T* xp, int64_t J
   walk_block(g, p, x, J0, J1, serial, [&](int64_t row, int64_t off, T* src, int64_t len) {
     T* dst = col + row * cols + off;
     if (sw == 1) {
-      std::memcpy(dst, src, sizeof(T) * len);
+      copy_run(dst, static_cast<const T*>(src), len);
     } else {
 #pragma omp simd
       for (int64_t i = 0; i < len; ++i) dst[i] = src[i * sw];
@@ -145,7 +146,7 @@ void scatter_block(const ConvGeometry& g, const T* block, int64_t J0, int64_t J1
   for (int64_t J = J0; J < J1;) {
     const int64_t n = J / per_image, j = J % per_image, len = std::min(J1 - J, per_image - j);
     for (int64_t k = 0; k < g.k; ++k)
-      std::memcpy(y + (n * g.k + k) * per_image + j, block + k * cols + (J - J0), sizeof(T) * len);
+      copy_run(y + (n * g.k + k) * per_image + j, block + k * cols + (J - J0), len);
     J += len;
   }
 }
@@ -156,7 +157,7 @@ void gather_block(const ConvGeometry& g, const T* y, int64_t J0, int64_t J1, T* 
   for (int64_t J = J0; J < J1;) {
     const int64_t n = J / per_image, j = J % per_image, len = std::min(J1 - J, per_image - j);
     for (int64_t k = 0; k < g.k; ++k)
-      std::memcpy(block + k * cols + (J - J0), y + (n * g.k + k) * per_image + j, sizeof(T) * len);
+      copy_run(block + k * cols + (J - J0), y + (n * g.k + k) * per_image + j, len);
     J += len;
   }
 }

@@ -14,6 +14,7 @@
 #include "metalnet/gemm_config.h"
 #include "metalnet/gemm_microkernel.h"
 #include "metalnet/parallel.h"
+#include "metalnet/simd_transpose.h"
 
 namespace metalnet {
 namespace {
@@ -306,12 +307,12 @@ void conv2d_weight_grad_rows(const ConvGeometry& g, const T* dy, const T* x, T* 
       for (int64_t i = 0; i < nl; ++i) {
         for (int64_t c = 0; c < g.c; ++c)
           for (int64_t hh = 0; hh < g.h; ++hh)
-            std::memcpy(xp.data() + c * span + i * plane + (hh + g.pt) * wp + g.pl,
-                        x + (((n0 + i) * g.c + c) * g.h + hh) * g.w, sizeof(T) * g.w);
+            copy_run(xp.data() + c * span + i * plane + (hh + g.pt) * wp + g.pl,
+                     x + (((n0 + i) * g.c + c) * g.h + hh) * g.w, g.w);
         for (int64_t k = 0; k < g.k; ++k)
           for (int64_t oh = 0; oh < g.ho; ++oh)
-            std::memcpy(dyw.data() + k * span + i * plane + oh * wp,
-                        dy + (((n0 + i) * g.k + k) * g.ho + oh) * g.wo, sizeof(T) * g.wo);
+            copy_run(dyw.data() + k * span + i * plane + oh * wp,
+                     dy + (((n0 + i) * g.k + k) * g.ho + oh) * g.wo, g.wo);
       }
       for (int64_t k = 0; k < g.k; ++k) arows[k] = dyw.data() + k * span;
       for (int64_t c = 0; c < g.c; ++c)

@@ -20,6 +20,7 @@
 #include "metalnet/dispatch.h"
 #include "metalnet/gemm.h"
 #include "metalnet/parallel.h"
+#include "metalnet/simd_transpose.h"
 
 namespace metalnet {
 namespace {
@@ -207,7 +208,7 @@ METALNET_INLINE void input_transform(const ConvGeometry& g, const T* x, const Se
       const int64_t t = first + q, run = std::min(tiles - q, layout.nr - t % layout.nr);
       T* dst = v + layout.at(c, t);
       for (int xi = 0; xi < 16; ++xi)
-        std::memcpy(dst + xi * layout.xi_stride, stage + xi * tiles + q, sizeof(T) * run);
+        copy_run(dst + xi * layout.xi_stride, stage + xi * tiles + q, run);
       q += run;
     }
   }

@@ -10,6 +10,7 @@
 
 #include "metalnet/conv2d.h"
 #include "metalnet/parallel.h"
+#include "metalnet/simd_transpose.h"
 
 namespace metalnet {
 
@@ -60,8 +61,7 @@ inline PaddedInput<T> pad_input(const ConvGeometry& g, const T* x, int64_t slack
   parallel_for(g.n * g.c, 4, [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl)
       for (int64_t hh = 0; hh < g.h; ++hh)
-        std::memcpy(data + (pl * p.hp + hh + g.pt) * p.wp + g.pl,
-                    x + (pl * g.h + hh) * g.w, sizeof(T) * g.w);
+        copy_run(data + (pl * p.hp + hh + g.pt) * p.wp + g.pl, x + (pl * g.h + hh) * g.w, g.w);
   }, 1);
   p.data = data;
   return p;

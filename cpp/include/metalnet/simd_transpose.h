@@ -1,3 +1,5 @@
+// Register transposes and fixed-size copies for the kernels that move data between layouts.
+//
 // An L x L block of vectors transposed in registers: log2(L) rounds, each swapping the
 // off-diagonal h x h sub-blocks of every 2h x 2h block with one two-source permute per vector
 // (L log2 L permutes: 64 for 16 floats, where scalar copies take L*L loads and stores).
@@ -52,6 +54,15 @@ METALNET_INLINE void copy_cells(T* dst, const T* src, int cells) {
       std::memcpy(dst + done, src + done, run * sizeof(T));
       done += run;
     }
+}
+
+// dst[0 .. n) = src[0 .. n) in pieces of at most 16 values copied as copy_cells does: for the
+// rows of a few to a few hundred values that convolutions copy by the thousand, where each
+// run-time-length memcpy would be a call to memmove.
+template <class T>
+METALNET_INLINE void copy_run(T* dst, const T* src, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16)
+    copy_cells<T, 16>(dst + i, src + i, int(std::min<int64_t>(16, n - i)));
 }
 
 // L runs of `cells` values (run i at src + i*stride; runs past `count` are zero, as are the
