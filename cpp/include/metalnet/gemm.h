@@ -51,10 +51,6 @@ struct GemmTile {
 // except the generic ISA's wide double tile).
 template <class T>
 GemmTile gemm_tile(int64_t m, bool quarters = false);
-// A (M x K, row stride lda) packed into `tile`'s A panels, as gemm_panels reads them; dst holds
-// ceil(M / mr) * mr * K values.
-template <class T>
-void gemm_pack_a(const GemmTile& tile, int64_t m, int64_t k, const T* a, int64_t lda, T* dst);
 // op(B) packed into `tile`'s B panels (gemm_pack_b with the panel width given, not chosen).
 template <class T>
 PackedB<T> gemm_pack_b(const GemmTile& tile, bool trans_b, int64_t k, int64_t n, const T* b,
