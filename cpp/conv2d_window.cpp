@@ -53,7 +53,7 @@ METALNET_INLINE void window_store(typename SimdVec<T, L>::type (&acc)[P], const 
     if (positions == P) {  // whole tile: constant-length stores
       const int n = std::min(full, P - q * L);
       for (int k = 0; k < channels; ++k)
-        std::memcpy(out + k * ld + q * L, &block[k], n * sizeof(T));
+        copy_cells<T, L>(out + k * ld + q * L, reinterpret_cast<const T*>(&block[k]), n);
     } else {
       for (int k = 0; k < channels; ++k)
         for (int p = 0; p < count; ++p) out[k * ld + q * L + p] = block[k][p];

@@ -32,10 +32,11 @@ struct View {
 // copying a few hundred bytes: whole tiles and panels copy a compile-time count of elements,
 // which becomes a few vector moves (the LSTM backward's GEMMs spent 9% of their time in memmove).
 //
-// A row-major A (the common case) is read L values of a row at a time: MR rows make an L x L
-// block (zero rows past MR) transposed in registers, whose vector j holds column k0 + j's MR
-// values -- instead of MR scalar loads a row apart for every k (13% of a GEMM's time at
-// 3200 x 256 x 2048). L = 0: scalar only.
+// A row-major A (the common case) is read L values of a row at a time: up to L of the MR rows
+// make an L x L block (zero rows past them; ceil(MR / L) blocks when MR > L, as for 12 rows of
+// 8 doubles) transposed in registers, whose vector j holds column k0 + j's values -- instead of
+// MR scalar loads a row apart for every k (13% of a GEMM's time at 3200 x 256 x 2048).
+// L = 0: no register transposes.
 template <int MR, int L, class T>
 METALNET_INLINE void pack_a_rows(const View<T>& a, int64_t i0, int64_t kc, T* __restrict dst) {
   using V = typename SimdVec<T, L>::type;
@@ -109,7 +110,7 @@ METALNET_INLINE void pack_b(const View<T>& b, int64_t kc, int64_t nc, T* __restr
       }
       continue;
     }
-    for (int64_t k = 0; k < kc; ++k) {  // row-major B: each panel row is contiguous
+    for (int64_t k = 0; k < kc; ++k) {  // row-major B, the last partial panel
       const T* src = b.p + k * b.rs + j0;
       for (int64_t c = 0; c < cols; ++c) dst[c] = src[c];
       for (int64_t c = cols; c < NR; ++c) dst[c] = T(0);

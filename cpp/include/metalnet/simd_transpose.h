@@ -58,9 +58,13 @@ METALNET_INLINE void copy_cells(T* dst, const T* src, int cells) {
 
 // dst[0 .. n) = src[0 .. n) in pieces of at most 16 values copied as copy_cells does: for the
 // rows of a few to a few hundred values that convolutions copy by the thousand, where each
-// run-time-length memcpy would be a call to memmove.
+// run-time-length memcpy would be a call to memmove (longer runs still go to memcpy).
 template <class T>
 METALNET_INLINE void copy_run(T* dst, const T* src, int64_t n) {
+  if (n >= 256) {  // long enough for the library's copy to pay its start
+    std::memcpy(dst, src, size_t(n) * sizeof(T));
+    return;
+  }
   for (int64_t i = 0; i < n; i += 16)
     copy_cells<T, 16>(dst + i, src + i, int(std::min<int64_t>(16, n - i)));
 }
