@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import metalnet
-from metalnet.bench.timing import settle_allocator
+from metalnet.bench.timing import settle_allocator, settle_blas
 
 try:
     import torch
@@ -36,6 +36,16 @@ def same_threads():
     if torch is not None:
         torch.set_num_threads(metalnet.get_num_threads())
     settle_allocator()
+
+
+@pytest.fixture(autouse=True)
+def quiet_blas(request):
+    """After a NumPy peer (im2col + matmul), its BLAS threads spin for more work on every core
+    for about 0.1 s; the next benchmark waits until they sleep (metalnet.bench.timing.settle_blas)."""
+    yield
+    params = getattr(request.node, "callspec", None)
+    if params is not None and str(params.params.get("impl", "")).startswith("numpy"):
+        settle_blas()
 
 
 @pytest.fixture

@@ -49,6 +49,8 @@ def run(cases, impls, budget=timing.FULL, seed=None, progress=True) -> list[dict
                 except Exception as exc:  # one failing peer must not sink the whole report
                     stats, error = None, f"{type(exc).__name__}: {exc}"
                 bar.advance()
+                if impl.family == "numpy":  # its BLAS threads would spin into the next timing
+                    timing.settle_blas()
                 if stats is not None or error is not None:
                     rows.append(_row(case, impl, stats, error))
     finally:
