@@ -4,6 +4,9 @@ Every composite operation's gradient is checked with central differences in floa
 reference backend (each coordinate of small inputs), on fresh random inputs from the ``rng``
 fixture (its seed is printed).
 """
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -143,6 +146,21 @@ def test_graph_is_single_use_unless_retained(rng):
     np.testing.assert_allclose(x.grad.data, 4 * x.data)
     with pytest.raises(RuntimeError, match="retain_graph"):
         y.backward()
+
+
+def test_backward_frees_the_intermediate_tensors(rng):
+    # A training loop keeps `loss` until the next step's forward has run: the graph behind it
+    # must not keep the forward's intermediate tensors alive after backward.
+    x = Tensor(rng.standard_normal(3), requires_grad=True)
+    h = x * 2.0
+    loss = (h * h).sum()
+    intermediate = weakref.ref(h)
+    del h
+    assert intermediate() is not None  # the graph holds it until backward
+    loss.backward()
+    gc.collect()
+    assert intermediate() is None
+    np.testing.assert_allclose(x.grad.data, 8 * x.data)
 
 
 def test_no_grad_records_nothing_and_detach_cuts_the_graph(rng):

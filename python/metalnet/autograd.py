@@ -154,7 +154,12 @@ def run_backward(root, grad, retain_graph=False):
             key = id(parent)
             grads[key] = pg if key not in grads else grads[key] + pg
         if not retain_graph:
-            node.backward = None       # drop the saved arrays now; the graph is single use
+            # The graph is single use: drop the saved arrays now, and the parents too -- they
+            # hold every intermediate tensor of the forward, which a training loop's `loss`
+            # would otherwise keep alive through the next step's forward (twice the memory at
+            # its peak, and fresh pages for the second half).
+            node.backward = None
+            node.parents = ()
 
 
 def _accumulate(tensor, g, tensor_type):
