@@ -101,8 +101,7 @@ def test_cifar_model_train_step_b32(benchmark, name, impl, rng):
     forward = metalnet.summary(MODELS[name][0](), (3, 32, 32), batch_size=32).total_flops
     benchmark.group = f"{name} train step, batch 32, 3x32x32"
     benchmark.extra_info.update(flops=3 * forward, impl=impl)
-    # Steady-state steps: an early step of a process sometimes takes 2-3x (seen for metalnet's
-    # ResNet-18 in about half the runs; Python's garbage collector took under 10 ms in all over
-    # the first eight steps, measured), so two warm-up steps; and eleven rounds, as on a shared
-    # host one round in five can stall, which moved the median of five by 10-20%.
+    # Steady-state steps: two warm-up steps (the first ones fault in every buffer's pages), and
+    # eleven rounds, as on a shared host one round in five can stall, which moved the median of
+    # five by 10-20%.
     benchmark.pedantic(step, args=(x, y), rounds=11, warmup_rounds=2)
