@@ -19,7 +19,7 @@ from metalnet import _cpu, ops
 from metalnet.bench.report import machine
 from metalnet.bench.timing import settle_allocator
 
-ALGORITHMS = ("im2col", "direct", "rows", "window", "images", "taps", "winograd")
+ALGORITHMS = ("im2col", "direct", "rows", "window", "images", "taps", "winograd", "winograd4")
 LAYERS = [  # N, C, H(=W), K, R(=S), stride, padding: LeNet, ResNet-18/VGG-11 at CIFAR size
     (256, 1, 28, 6, 5, 1, 2), (256, 6, 14, 16, 5, 1, 0), (256, 16, 10, 6, 5, 1, 4),
     (32, 64, 16, 128, 3, 1, 1), (32, 256, 8, 256, 3, 1, 1), (32, 256, 4, 512, 3, 1, 1),

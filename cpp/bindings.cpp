@@ -446,8 +446,11 @@ void bind_conv2d(py::module_& m) {
                                  : algorithm == "images" ? ConvAlgorithm::images
                                  : algorithm == "taps" ? ConvAlgorithm::taps
                                  : algorithm == "winograd" ? ConvAlgorithm::winograd
+                                 : algorithm == "winograd4" ? ConvAlgorithm::winograd4
                                  : throw py::value_error("algorithm must be 'auto', 'im2col', "
-                                                         "'direct', 'rows', 'window', 'images', 'taps' or 'winograd', got '" + algorithm + "'");
+                                                         "'direct', 'rows', 'window', 'images', "
+                                                         "'taps', 'winograd' or 'winograd4', got '" +
+                                                         algorithm + "'");
     require_contiguous(x, "x");
     require_contiguous(w, "w");
     require_contiguous(y, "y");
@@ -480,8 +483,10 @@ void bind_conv2d(py::module_& m) {
       if (chosen == ConvAlgorithm::images && !images_applies(g))
         throw py::value_error("algorithm 'images' needs stride and dilation 1 along rows and a "
                               "3- or 5-wide kernel");
-      if (chosen == ConvAlgorithm::winograd && !winograd_applies(g))
-        throw py::value_error("algorithm 'winograd' needs a 3x3 kernel, stride 1 and dilation 1");
+      if ((chosen == ConvAlgorithm::winograd || chosen == ConvAlgorithm::winograd4) &&
+          !winograd_applies(g))
+        throw py::value_error("algorithm '" + algorithm +
+                              "' needs a 3x3 kernel, stride 1 and dilation 1");
       py::gil_scoped_release nogil;
       conv2d_forward_with(chosen, g, xp, wp, bp, yp);
     });

@@ -281,7 +281,8 @@ ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem) {
   // forward goes to the direct kernel, from 32 channels each way and 8x8 outputs (1.2-1.4x at
   // 32 to 128 channels, 8x8 and 16x16); at 4x4 im2col's is faster (1.4x at 128 channels;
   // conv-algorithms-2026-11-21.log).
-  if (forward == ConvAlgorithm::winograd) return ConvAlgorithm::winograd;
+  if (forward == ConvAlgorithm::winograd || forward == ConvAlgorithm::winograd4)
+    return ConvAlgorithm::winograd;
   // Layers the taps forward takes: their dW by taps too, from 128 channels each way (ResNet's
   // and VGG's 256/512-channel layers at 4x4: 1.2-1.35x over im2col, at 2x2 1.7x; 128 at 4x4
   // 1.06x; 64 at 4x4 im2col 1.2x faster; benchmarks/results/conv-taps-dw-2026-11-21.log).
@@ -304,6 +305,7 @@ const char* algorithm_name(ConvAlgorithm algorithm) {
     case ConvAlgorithm::images: return "images";
     case ConvAlgorithm::taps: return "taps";
     case ConvAlgorithm::winograd: return "winograd";
+    case ConvAlgorithm::winograd4: return "winograd4";
     case ConvAlgorithm::col2im: return "col2im";
     default: return "auto";
   }
@@ -434,6 +436,18 @@ bool winograd_pays(const ConvGeometry& g) {
   return fewer >= 128 && g.c * g.k <= 256 * 512 && outputs >= 36;
 }
 
+// F(4x4, 3x3) over F(2x2, 3x3), measured side by side (benchmarks/results/
+// conv-winograd4-2026-11-21.log): 1.1-1.3x faster with 64 to 128 input channels and up to 256
+// output channels on outputs of 16x16 and more (64 at 32x32 1.17x, 128 at 56x56 1.31x, 128 ->
+// 256 at 16x16 1.11x). Slower with 256 input channels (0.6-0.8x: 36 transformed weight
+// matrices, 9 MiB, streamed by every block of tiles), on smaller outputs (64 at 14x14 0.73x,
+// at 8x8 0.79x: a row of few tiles wastes a larger share of them) and at 32 channels (1.05x at
+// 32x32, 0.76x at 16x16).
+bool winograd4_pays(const ConvGeometry& g) {
+  return winograd_pays(g) && g.c >= 64 && g.c <= 128 && g.k >= 64 && g.k <= 256 &&
+         g.ho >= 16 && g.wo >= 16;
+}
+
 // The share of a layer's taps that land on the input rather than on padding.
 double real_tap_share(const ConvGeometry& g) {
   const auto axis = [](int64_t out, int64_t stride, int64_t pad, int64_t taps, int64_t dilation,
@@ -477,6 +491,7 @@ bool taps_pay(const ConvGeometry& g) {
 // reuse the input better (1.2x). Where output channels fill one vector and the kernel is 3 or
 // 5 wide, sliding windows beat both (LeNet's 6 -> 16: 1.3x over rows forward, 1.8x on dW).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g, size_t elem) {
+  if (winograd4_pays(g)) return ConvAlgorithm::winograd4;
   if (winograd_pays(g)) return ConvAlgorithm::winograd;
   if (images_pay(g, elem)) return ConvAlgorithm::images;
   if (taps_pay(g)) return ConvAlgorithm::taps;
@@ -491,9 +506,10 @@ void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T
   if (algorithm == ConvAlgorithm::automatic) algorithm = choose_algorithm(g, sizeof(T));
   switch (algorithm) {
     case ConvAlgorithm::winograd:
+    case ConvAlgorithm::winograd4:
       if (!winograd_applies(g))
         throw std::invalid_argument("winograd needs a 3x3 kernel, stride 1 and dilation 1");
-      conv2d_forward_winograd(g, x, w, b, y);
+      conv2d_forward_winograd(g, x, w, b, y, algorithm == ConvAlgorithm::winograd ? 2 : 4);
       break;
     case ConvAlgorithm::direct: conv2d_forward_direct(g, x, w, b, y); break;
     case ConvAlgorithm::taps:

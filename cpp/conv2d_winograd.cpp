@@ -14,6 +14,7 @@
 // L2/L3 caches; each thread transforms, multiplies and un-transforms its own blocks.
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "metalnet/conv2d.h"
@@ -30,7 +31,8 @@ namespace {
 // up to 15% faster than 96-384 at 64 channels, no slower at 256; 96 with the wide tile, which
 // K = 64 gets, 13-20% faster again); a block costs about kBlockOverheadTiles tiles' worth of
 // GEMM time beyond its tiles (panel sweeps, transform loop set-up).
-constexpr int64_t kMaxPanels = 2, kBlockOverheadTiles = 24;
+// F(4x4, 3x3) tiles hold 36 values per channel, not 16: one panel's worth keeps the same bytes.
+constexpr int64_t kMaxPanels = 2, kMaxPanels4 = 1, kBlockOverheadTiles = 24;
 // The weight gradient's blocks: D and V of a block within this many bytes (most of L2).
 constexpr int64_t kGradBlockBytes = int64_t(768) << 10;
 
@@ -43,9 +45,10 @@ struct Blocks {
 // Blocks of whole tile rows. The row count per block is picked to waste least: tiles past the
 // last GEMM panel, threads left idle by an uneven share of blocks, and the fixed cost of a block
 // (small GEMMs). Rows of w1 tiles rarely fill panels exactly (8 rows of 17 = 136 tiles in 160).
-Blocks make_blocks(const ConvGeometry& g, int64_t nr) {
-  const int64_t max_tiles = kMaxPanels * nr;
-  const int64_t th = (g.ho + 1) / 2, w1 = (g.wo + 1) / 2 + 1, rows = g.n * th;
+// m is the output tile's side (2 or 4).
+Blocks make_blocks(const ConvGeometry& g, int64_t nr, int64_t m) {
+  const int64_t max_tiles = (m == 2 ? kMaxPanels : kMaxPanels4) * nr;
+  const int64_t th = (g.ho + m - 1) / m, w1 = (g.wo + m - 1) / m + 1, rows = g.n * th;
   const int64_t threads = std::max(1, num_threads());
   const int64_t most = std::max<int64_t>(1, std::min(rows, max_tiles / w1));
   double best = 0;
@@ -61,20 +64,44 @@ Blocks make_blocks(const ConvGeometry& g, int64_t nr) {
   return {th, w1, pick, (rows + pick - 1) / pick, nr, (pick * w1 + nr - 1) / nr * nr};
 }
 
-// U[xi] (K x C) = (G g G^T)[xi] for every filter g = w[k, c], G = [1 0 0; .5 .5 .5; .5 -.5 .5;
-// 0 0 1], written straight into the GEMM's A panels (MR rows of K; rows past K zero):
+// out[0 .. M+2)[col] = G (g0, g1, g2)^T: G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] for
+// F(2, 3), and for F(4, 3)
+//     G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
+template <int M, class T, int Cols>
+METALNET_INLINE void filter_column(T g0, T g1, T g2, T (&out)[M + 2][Cols], int col) {
+  if constexpr (M == 2) {
+    out[0][col] = g0;
+    out[1][col] = T(0.5) * (g0 + g1 + g2);
+    out[2][col] = T(0.5) * (g0 - g1 + g2);
+    out[3][col] = g2;
+  } else {
+    // Products with the reciprocals, not divisions: a division takes several times as long,
+    // and these run 36 times per filter.
+    const T sixth = T(1) / T(6), even = g0 + g2, outer = T(1) / T(24) * g0 + sixth * g2;
+    out[0][col] = T(0.25) * g0;
+    out[1][col] = -sixth * (even + g1);
+    out[2][col] = -sixth * (even - g1);
+    out[3][col] = outer + T(1) / T(12) * g1;
+    out[4][col] = outer - T(1) / T(12) * g1;
+    out[5][col] = g2;
+  }
+}
+
+// U[xi] (K x C) = (G g G^T)[xi] for every filter g = w[k, c] (G below, per tile size M),
+// written straight into the GEMM's A panels (MR rows of K; rows past K zero):
 // U[xi] starts at xi * stride, element (k, c) at (k / MR) * MR*C + c * MR + k % MR.
 // The panels live in the calling thread's buffer, kept across calls (megabytes at 256 channels:
 // fresh pages would cost more than the transform).
 // Threads take whole panels and walk them in the panels' own order -- channel by channel, the
 // MR filters of a channel side by side as vector lanes (their taps gathered C*9 apart) -- so
-// each of the 16 U[xi] is written as one forward stream of MR-value stores; filter by filter in
-// scalar code it cost 2-3% of a ResNet-18 training step. Only the padding rows of the last panel
-// are cleared, not the whole buffer.
-template <class T>
+// each U[xi] is written as one forward stream of MR-value stores; filter by filter in scalar
+// code it cost 2-3% of a ResNet-18 training step. Only the padding rows of the last panel are
+// cleared, not the whole buffer.
+template <int M, class T>
 const T* transform_filters(const ConvGeometry& g, const T* w, int64_t mr, int64_t stride) {
+  constexpr int A = M + 2, XI = A * A;
   static thread_local std::vector<T> buffer;
-  if (buffer.size() < size_t(16 * stride)) buffer.resize(size_t(16 * stride));
+  if (buffer.size() < size_t(XI * stride)) buffer.resize(size_t(XI * stride));
   T* const u = buffer.data();
   const int64_t panels = (g.k + mr - 1) / mr, filter_stride = g.c * 9;
   const int64_t grain = std::max<int64_t>(1, 64 / std::max<int64_t>(1, mr * g.c));  // 64 filters
@@ -87,27 +114,27 @@ const T* transform_filters(const ConvGeometry& g, const T* w, int64_t mr, int64_
 #pragma omp simd
         for (int64_t r = 0; r < filters; ++r) {
           const T* f = f0 + r * filter_stride;
-          T gf[4][3];  // G g
-          for (int s = 0; s < 3; ++s) {
-            gf[0][s] = f[s];
-            gf[1][s] = T(0.5) * (f[s] + f[3 + s] + f[6 + s]);
-            gf[2][s] = T(0.5) * (f[s] - f[3 + s] + f[6 + s]);
-            gf[3][s] = f[6 + s];
-          }
-          for (int a = 0; a < 4; ++a) {  // (G g) G^T
-            dst[(a * 4 + 0) * stride + r] = gf[a][0];
-            dst[(a * 4 + 1) * stride + r] = T(0.5) * (gf[a][0] + gf[a][1] + gf[a][2]);
-            dst[(a * 4 + 2) * stride + r] = T(0.5) * (gf[a][0] - gf[a][1] + gf[a][2]);
-            dst[(a * 4 + 3) * stride + r] = gf[a][2];
+          T gf[A][3];  // G g, then (G g) G^T row by row
+          for (int s = 0; s < 3; ++s) filter_column<M>(f[s], f[3 + s], f[6 + s], gf, s);
+          for (int a = 0; a < A; ++a) {
+            T row[A][1];
+            filter_column<M>(gf[a][0], gf[a][1], gf[a][2], row, 0);
+            for (int b = 0; b < A; ++b) dst[(a * A + b) * stride + r] = row[b][0];
           }
         }
-        for (int64_t xi = 0; xi < 16; ++xi)  // rows past K
+        for (int64_t xi = 0; xi < XI; ++xi)  // rows past K
           for (int64_t r = filters; r < mr; ++r) dst[xi * stride + r] = T(0);
       }
     }
   }, 1);
   return u;
 }
+
+// The distance between consecutive U[xi], V[xi] and M[xi] (or D[xi]): their size plus one
+// cache line. The transforms read or write all 16 or 36 of them at once, one vector each; at
+// their plain distance, a multiple of 4 KiB for most channel counts, the streams share one set
+// of L1 ways and evict each other (F(4x4)'s output transform ran 3x slower).
+constexpr int64_t skewed(int64_t size) { return size + 16; }
 
 // Per-thread scratch: V, M, the input's four phases and the output's four phases.
 template <class T>
@@ -219,8 +246,9 @@ METALNET_INLINE void input_transform(const ConvGeometry& g, const T* x, const Se
 // interleaved from two of them.
 template <class T>
 METALNET_INLINE void output_transform(const ConvGeometry& g, const T* m, int64_t k_stride,
+                                      int64_t xi_stride,
                                       const T* bias, const Segment& sg, T* y, T* phase) {
-  const int64_t w1 = sg.w1, tiles = sg.rows * w1, xi_stride = g.k * k_stride;
+  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
   const int64_t pairs = g.wo / 2;
   T* ph[2][2] = {{phase, phase + tiles}, {phase + 2 * tiles, phase + 3 * tiles}};
   for (int64_t k = 0; k < g.k; ++k) {
@@ -259,6 +287,175 @@ METALNET_INLINE void output_transform(const ConvGeometry& g, const T* m, int64_t
   }
 }
 
+// ------------------------------------------------------------------ F(4x4, 3x3)
+// The same scheme with 4x4 output tiles from 6x6 input patches (the patches of neighbouring
+// tiles overlap by two): 36 products per tile for 16 outputs, 2.25 per output against F(2x2)'s
+// 4, so 1.78x fewer multiply-adds in the GEMMs, for transforms that are no cheaper per output
+// and rounding about 6x larger (float32 relative error ~2e-6 at 64 channels, F(2x2) ~3e-7).
+//     B^T = [4  0 -5  0 1 0;  0 -4 -4  1 1 0;  0 4 -4 -1 1 0;
+//            0 -2 -1  2 1 0;  0  2 -1 -2 1 0;  0 4  0 -5 0 1]
+//     A^T = [1 1 1 1 1 0;  0 1 -1 2 -2 0;  0 1 1 4 4 0;  0 1 -1 8 -8 1]
+
+// The lanes of the phase splits' permutes: one 64-byte vector (split in two or four by the
+// compiler where the ISA's vectors are narrower).
+template <class T>
+constexpr int kPhaseLanes = int(64 / sizeof(T));
+
+// p[b][j] = column 4j + b of a row padded by pl zeros on the left (and zeros past its end),
+// j < count, b < 4.
+// `end`: the end of the memory holding the row (the input tensor's), which the vector loads
+// may read up to.
+template <class T>
+METALNET_INLINE void split_row4(const T* row, int64_t w, int64_t pl, int64_t count, const T* end,
+                                T* const (&p)[4]) {
+  const int64_t lo = std::min(count, (pl + 3) / 4);                       // 4j - pl >= 0
+  const int64_t last = w + pl - 4;                                         // 4j + 3 - pl < w
+  const int64_t hi = last < 0 ? lo : std::max(lo, std::min(count, last / 4 + 1));
+  auto at = [&](int64_t col) { return col >= 0 && col < w ? row[col] : T(0); };
+  for (int64_t j = 0; j < lo; ++j)
+    for (int b = 0; b < 4; ++b) p[b][j] = at(4 * j + b - pl);
+  const T* base = row - pl;
+  constexpr int L = kPhaseLanes<T>;
+  for (int64_t j = lo; j < hi; j += L) {
+    T* const at_j[4] = {p[0] + j, p[1] + j, p[2] + j, p[3] + j};
+    deinterleave4<T, L>(base + 4 * j, int(std::min<int64_t>(L, hi - j)),
+                        end - (base + 4 * j) >= 4 * L, at_j);
+  }
+  for (int64_t j = hi; j < count; ++j)
+#pragma GCC unroll 4
+    for (int b = 0; b < 4; ++b) p[b][j] = at(4 * j + b - pl);
+}
+
+// (d0 .. d5) B, the six transformed values of one row (or column) of a patch.
+template <class T>
+METALNET_INLINE void input_row4(T d0, T d1, T d2, T d3, T d4, T d5, T (&out)[6]) {
+  const T p = d4 - T(4) * d2, q = d3 - T(4) * d1;
+  const T u = d4 - d2, v = T(2) * (d3 - d1);
+  out[0] = T(4) * d0 - T(5) * d2 + d4;
+  out[1] = p + q;
+  out[2] = p - q;
+  out[3] = u + v;
+  out[4] = u - v;
+  out[5] = T(4) * d1 - T(5) * d3 + d5;
+}
+
+// V for the segment's tiles, as input_transform does for F(2x2): the padded input split into
+// 16 phases (rows and columns mod 4), so that row r, column s of tile q's patch is
+// phase[r % 4][s % 4][q + (r / 4) * w1 + s / 4].
+template <class T>
+METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const Segment& sg,
+                                      const PanelLayout& layout, int64_t first, T* v, T* phase,
+                                      T* stage) {
+  const int64_t w1 = sg.w1, count = (sg.rows + 1) * w1, tiles = sg.rows * w1, span = count + 1;
+  for (int p = 0; p < 16; ++p) phase[p * span + count] = T(0);  // read by the last tile only
+  const T* const x_end = x + g.n * g.c * g.h * g.w;
+  for (int64_t c = 0; c < g.c; ++c) {
+    const T* plane = x + (sg.n * g.c + c) * g.h * g.w;
+    for (int64_t i = 0; i <= sg.rows; ++i)
+      for (int a = 0; a < 4; ++a) {
+        const int64_t hh = 4 * (sg.ti0 + i) + a - g.pt;
+        T* const cols[4] = {phase + (a * 4 + 0) * span + i * w1, phase + (a * 4 + 1) * span + i * w1,
+                            phase + (a * 4 + 2) * span + i * w1, phase + (a * 4 + 3) * span + i * w1};
+        if (hh < 0 || hh >= g.h) {
+          for (T* col : cols) std::fill(col, col + w1, T(0));
+        } else {
+          split_row4(plane + hh * g.w, g.w, g.pl, w1, x_end, cols);
+        }
+      }
+    // Straight into V where the segment's tiles lie in one panel (always, with blocks of one
+    // panel); else through the staging rows, copied into the panels in runs below.
+    const bool direct = first % layout.nr + tiles <= layout.nr;
+    T* const out = direct ? v + layout.at(c, first) : stage;
+    const int64_t xi_stride = direct ? layout.xi_stride : tiles;
+#pragma omp simd
+    for (int64_t q = 0; q < tiles; ++q) {
+      T h[6][6];  // d B along each row of the patch
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; ++r) {
+        const T* row = phase + (r % 4) * 4 * span + q + (r / 4) * w1;
+        input_row4(row[0], row[span], row[2 * span], row[3 * span], row[1], row[span + 1], h[r]);
+      }
+#pragma GCC unroll 6
+      for (int b = 0; b < 6; ++b) {  // then B^T down each column
+        T col[6];
+        input_row4(h[0][b], h[1][b], h[2][b], h[3][b], h[4][b], h[5][b], col);
+#pragma GCC unroll 6
+        for (int a = 0; a < 6; ++a) out[(a * 6 + b) * xi_stride + q] = col[a];
+      }
+    }
+    if (direct) continue;
+    for (int64_t q = 0; q < tiles;) {  // runs of tiles that share a panel
+      const int64_t t = first + q, run = std::min(tiles - q, layout.nr - t % layout.nr);
+      T* dst = v + layout.at(c, t);
+      for (int xi = 0; xi < 36; ++xi)
+        copy_run(dst + xi * layout.xi_stride, stage + xi * tiles + q, run);
+      q += run;
+    }
+  }
+}
+
+// A^T (m0 .. m5): four values.
+template <class T>
+METALNET_INLINE void output_row4(T m0, T m1, T m2, T m3, T m4, T m5, T (&out)[4]) {
+  const T s = m1 + m2, t = m1 - m2, u = m3 + m4, v = m3 - m4;
+  out[0] = m0 + s + u;
+  out[1] = t + T(2) * v;
+  out[2] = s + T(4) * u;
+  out[3] = t + T(8) * v + m5;
+}
+
+// y = A^T M A (+ bias) for the segment's tiles, as output_transform does for F(2x2): one flat
+// loop per channel into 16 output phases, then each output row interleaved from four of them.
+template <class T>
+METALNET_INLINE void output_transform4(const ConvGeometry& g, const T* m, int64_t k_stride,
+                                       int64_t xi_stride,
+                                       const T* bias, const Segment& sg, T* y, T* phase) {
+  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
+  const int64_t quads = g.wo / 4, rest = g.wo % 4;
+  for (int64_t k = 0; k < g.k; ++k) {
+    const T* in = m + k * k_stride;
+    const T add = bias ? bias[k] : T(0);
+#pragma omp simd
+    for (int64_t q = 0; q < tiles; ++q) {
+      T t[4][6];  // A^T M, column by column
+#pragma GCC unroll 6
+      for (int b = 0; b < 6; ++b) {
+        T col[4];
+        output_row4(in[(0 + b) * xi_stride + q], in[(6 + b) * xi_stride + q],
+                    in[(12 + b) * xi_stride + q], in[(18 + b) * xi_stride + q],
+                    in[(24 + b) * xi_stride + q], in[(30 + b) * xi_stride + q], col);
+#pragma GCC unroll 4
+        for (int a = 0; a < 4; ++a) t[a][b] = col[a];
+      }
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) {  // then (A^T M) A along each row
+        T row[4];
+        output_row4(t[a][0], t[a][1], t[a][2], t[a][3], t[a][4], t[a][5], row);
+#pragma GCC unroll 4
+        for (int b = 0; b < 4; ++b) phase[(a * 4 + b) * tiles + q] = row[b] + add;
+      }
+    }
+    T* plane = y + (sg.n * g.k + k) * g.ho * g.wo;
+    for (int64_t i = 0; i < sg.rows; ++i)
+      for (int a = 0; a < 4; ++a) {
+        const int64_t oh = 4 * (sg.ti0 + i) + a;
+        if (oh >= g.ho) break;
+        T* dst = plane + oh * g.wo;
+        const T* p0 = phase + (a * 4 + 0) * tiles + i * w1;
+        const T* p1 = phase + (a * 4 + 1) * tiles + i * w1;
+        const T* p2 = phase + (a * 4 + 2) * tiles + i * w1;
+        const T* p3 = phase + (a * 4 + 3) * tiles + i * w1;
+        constexpr int L = kPhaseLanes<T>;
+        for (int64_t j = 0; j < quads; j += L) {
+          const T* const at_j[4] = {p0 + j, p1 + j, p2 + j, p3 + j};
+          interleave4<T, L>(at_j, int(std::min<int64_t>(L, quads - j)), dst + 4 * j);
+        }
+        const T* tail[3] = {p0, p1, p2};
+        for (int64_t b = 0; b < rest; ++b) dst[4 * quads + b] = tail[b][quads];
+      }
+  }
+}
+
 template <class T>
 struct Job {
   const ConvGeometry& g;
@@ -276,37 +473,48 @@ METALNET_INLINE Segment segment_at(int64_t r, int64_t r1, int64_t th, int64_t w1
   return {r / th, r % th, std::min(r1 - r, th - r % th), w1};
 }
 
-// Block b: tile rows [r0, r1) of the flat (n, ti) sequence.
-template <class T>
+// Block b: tile rows [r0, r1) of the flat (n, ti) sequence, by F(M x M, 3x3).
+template <int M, class T>
 METALNET_INLINE void run_block(const Job<T>& job, int64_t b, Scratch<T>& s) {
+  constexpr int XI = (M + 2) * (M + 2);
   const ConvGeometry& g = job.g;
   const Blocks& bl = job.blocks;
   const int64_t r0 = b * bl.rows_per_block, r1 = std::min(g.n * bl.th, r0 + bl.rows_per_block);
-  const int64_t width = bl.width, tiles = (r1 - r0) * bl.w1;
-  const PanelLayout layout{g.c, bl.nr, width * g.c};
+  const int64_t width = bl.width;
+  const PanelLayout layout{g.c, bl.nr, skewed(width * g.c)};
+  const int64_t m_stride = skewed(g.k * width);
   // Tiles past the block's last, up to the panel edge, are computed by the GEMMs and never
   // stored; V there holds zeros (from allocation) or an earlier block's finite values.
   for (int64_t r = r0; r < r1;) {  // plain loops, not lambdas: they must inline into the ISA body
     const Segment sg = segment_at(r, r1, bl.th, bl.w1);
-    input_transform(g, job.x, sg, layout, (r - r0) * bl.w1, s.v.data(), s.in.data(), s.stage.data());
+    if constexpr (M == 2)
+      input_transform(g, job.x, sg, layout, (r - r0) * bl.w1, s.v.data(), s.in.data(), s.stage.data());
+    else
+      input_transform4(g, job.x, sg, layout, (r - r0) * bl.w1, s.v.data(), s.in.data(), s.stage.data());
     r += sg.rows;
   }
-  for (int xi = 0; xi < 16; ++xi)
+  for (int xi = 0; xi < XI; ++xi)
     gemm_panels<T>(job.tile, g.k, width, g.c, job.u + xi * job.u_stride,
-                   s.v.data() + xi * layout.xi_stride, s.m.data() + size_t(xi) * g.k * width,
+                   s.v.data() + xi * layout.xi_stride, s.m.data() + xi * m_stride,
                    width);
   for (int64_t r = r0; r < r1;) {
     const Segment sg = segment_at(r, r1, bl.th, bl.w1);
-    output_transform(g, s.m.data() + (r - r0) * bl.w1, width, job.bias, sg, job.y, s.out.data());
+    if constexpr (M == 2)
+      output_transform(g, s.m.data() + (r - r0) * bl.w1, width, m_stride, job.bias, sg, job.y,
+                       s.out.data());
+    else
+      output_transform4(g, s.m.data() + (r - r0) * bl.w1, width, m_stride, job.bias, sg, job.y,
+                        s.out.data());
     r += sg.rows;
   }
 }
 
 // The transforms vectorised for each ISA (run_* from dispatch.h inline this body).
-template <class T>
+template <int M, class T>
 struct BlockBody {
   const Job<T>& job;
   METALNET_SIMD_BODY void operator()(int64_t lo, int64_t hi) const {
+    constexpr int XI = (M + 2) * (M + 2), PHASES = M * M;
     Scratch<T>& s = scratch<T>();
     const ConvGeometry& g = job.g;
     const int64_t rows = job.blocks.rows_per_block, w1 = job.blocks.w1;
@@ -314,12 +522,12 @@ struct BlockBody {
     auto fit = [](std::vector<T>& buf, int64_t count) {
       if (buf.size() < size_t(count)) buf.resize(size_t(count));
     };
-    fit(s.v, 16 * g.c * width);
-    fit(s.m, 16 * g.k * width);
-    fit(s.in, 4 * ((rows + 1) * w1 + 1));
-    fit(s.out, 4 * rows * w1);
-    fit(s.stage, 16 * rows * w1);
-    for (int64_t b = lo; b < hi; ++b) run_block(job, b, s);
+    fit(s.v, XI * skewed(g.c * width));
+    fit(s.m, XI * skewed(g.k * width));
+    fit(s.in, PHASES * ((rows + 1) * w1 + 1));
+    fit(s.out, PHASES * rows * w1 + kPhaseLanes<T>);  // interleave4 reads whole vectors
+    fit(s.stage, XI * rows * w1);
+    for (int64_t b = lo; b < hi; ++b) run_block<M>(job, b, s);
   }
 };
 
@@ -392,6 +600,20 @@ void weight_output_transform(const ConvGeometry& g, const T* m, T* dw) {
   }, 1);
 }
 
+template <int M, class T>
+void forward_tiles(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  const GemmTile tile = gemm_tile<T>(g.k);  // K rows of the products
+  const Blocks blocks = make_blocks(g, tile.nr, M);
+  const int64_t u_stride =
+      skewed((g.k + tile.mr - 1) / tile.mr * tile.mr * std::max<int64_t>(g.c, 1));
+  const T* const u = transform_filters<M>(g, w, tile.mr, u_stride);
+  const Job<T> job{g, blocks, x, tile, u, u_stride, b, y};
+  const BlockBody<M, T> body{job};
+  parallel_for(blocks.count, 1, [&](int64_t lo, int64_t hi) {
+    METALNET_DISPATCH_ISA(run, body, lo, hi);
+  }, 1);
+}
+
 }  // namespace
 
 bool winograd_applies(const ConvGeometry& g) {
@@ -399,17 +621,12 @@ bool winograd_applies(const ConvGeometry& g) {
 }
 
 template <class T>
-void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y,
+                             int tile) {
+  if (tile != 2 && tile != 4) throw std::invalid_argument("winograd tiles are 2x2 or 4x4");
   if (g.n * g.ho * g.wo == 0 || g.k == 0) return;
-  const GemmTile tile = gemm_tile<T>(g.k);  // K rows of the 16 products
-  const Blocks blocks = make_blocks(g, tile.nr);
-  const int64_t u_stride = (g.k + tile.mr - 1) / tile.mr * tile.mr * std::max<int64_t>(g.c, 1);
-  const T* const u = transform_filters(g, w, tile.mr, u_stride);
-  const Job<T> job{g, blocks, x, tile, u, u_stride, b, y};
-  const BlockBody<T> body{job};
-  parallel_for(blocks.count, 1, [&](int64_t lo, int64_t hi) {
-    METALNET_DISPATCH_ISA(run, body, lo, hi);
-  }, 1);
+  if (tile == 2) forward_tiles<2>(g, x, w, b, y);
+  else forward_tiles<4>(g, x, w, b, y);
 }
 
 template <class T>
@@ -462,9 +679,9 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
 }
 
 template void conv2d_forward_winograd<float>(const ConvGeometry&, const float*, const float*,
-                                             const float*, float*);
+                                             const float*, float*, int);
 template void conv2d_forward_winograd<double>(const ConvGeometry&, const double*, const double*,
-                                              const double*, double*);
+                                              const double*, double*, int);
 template void conv2d_weight_grad_winograd<float>(const ConvGeometry&, const float*, const float*,
                                                  float*);
 template void conv2d_weight_grad_winograd<double>(const ConvGeometry&, const double*,

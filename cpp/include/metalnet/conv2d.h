@@ -53,9 +53,11 @@ void conv2d_weight_grad_window(const ConvGeometry& g, const T* dy, const T* x, T
 // dW alone for the layers conv2d_forward_rows serves (stride 1), without an unrolled matrix.
 template <class T>
 void conv2d_weight_grad_rows(const ConvGeometry& g, const T* dy, const T* x, T* dw);
-// The same by Winograd F(2x2, 3x3) (cpp/conv2d_winograd.cpp), for winograd_applies() layers.
+// The same by Winograd F(tile x tile, 3x3), tile 2 or 4 (cpp/conv2d_winograd.cpp), for
+// winograd_applies() layers.
 template <class T>
-void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y,
+                             int tile);
 bool winograd_applies(const ConvGeometry& g);
 // dW alone by Winograd (the transposed F(2x2, 3x3)), for winograd_applies() layers.
 template <class T>
@@ -63,9 +65,10 @@ void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x,
 
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
+// `winograd` is F(2x2, 3x3), `winograd4` F(4x4, 3x3).
 // `col2im` is not a forward algorithm: dx computed from GEMM columns scattered back (below).
 enum class ConvAlgorithm {
-  automatic, im2col, direct, rows, window, images, taps, winograd, col2im
+  automatic, im2col, direct, rows, window, images, taps, winograd, winograd4, col2im
 };
 // elem: the element size (the vector width in elements decides some choices).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g, size_t elem);

@@ -144,4 +144,67 @@ METALNET_INLINE void transpose_block(const T* src, int64_t src_stride, int64_t r
   }
 }
 
+// Index vectors for the two-source permutes below: lane i takes lane 2i + odd of the pair
+// (x, y) (evens or odds), or interleaves the halves: lane 2i + 0/1 from x/y's lane i + base.
+template <class I, int L>
+METALNET_INLINE I every_other(int odd) {
+  I idx;
+#pragma GCC unroll 16
+  for (int i = 0; i < L; ++i) idx[i] = 2 * i + odd;
+  return idx;
+}
+template <class I, int L>
+METALNET_INLINE I zip_half(int base) {
+  I idx;
+#pragma GCC unroll 16
+  for (int i = 0; i < L; ++i) idx[i] = (i % 2) * L + base + i / 2;
+  return idx;
+}
+
+// dst[b][j] = src[4j + b] for b < 4, j < n <= L: a row split into its four column phases (the
+// Winograd F(4x4) input tiles step 4 columns), by 8 two-source permutes per 4L values. With
+// `readable` (4L values from src may be read) a short row is read whole, past its end; without,
+// it goes through a zero-padded copy (whose small stores the vector loads must wait for).
+template <class T, int L>
+METALNET_INLINE void deinterleave4(const T* src, int n, bool readable, T* const (&dst)[4]) {
+  using V = typename SimdVec<T, L>::type;
+  using Index = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  typedef Index I __attribute__((vector_size(sizeof(V))));
+  V v[4];
+  if (n == L || readable) {
+    for (int i = 0; i < 4; ++i) v[i] = load_vec<V>(src + i * L);
+  } else {
+    T buffer[4 * L] = {};
+    copy_run(buffer, src, 4 * n);
+    for (int i = 0; i < 4; ++i) v[i] = load_vec<V>(buffer + i * L);
+  }
+  const I even = every_other<I, L>(0), odd = every_other<I, L>(1);
+  const V e01 = __builtin_shuffle(v[0], v[1], even), o01 = __builtin_shuffle(v[0], v[1], odd);
+  const V e23 = __builtin_shuffle(v[2], v[3], even), o23 = __builtin_shuffle(v[2], v[3], odd);
+  const V phase[4] = {__builtin_shuffle(e01, e23, even), __builtin_shuffle(o01, o23, even),
+                      __builtin_shuffle(e01, e23, odd), __builtin_shuffle(o01, o23, odd)};
+  for (int b = 0; b < 4; ++b) copy_cells<T, L>(dst[b], reinterpret_cast<const T*>(&phase[b]), n);
+}
+
+// The reverse: dst[4j + b] = src[b][j] for b < 4, j < n <= L; L values are read from each
+// src[b] (the lanes past n are discarded), so they must be readable.
+template <class T, int L>
+METALNET_INLINE void interleave4(const T* const (&src)[4], int n, T* dst) {
+  using V = typename SimdVec<T, L>::type;
+  using Index = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  typedef Index I __attribute__((vector_size(sizeof(V))));
+  V p[4];
+  for (int b = 0; b < 4; ++b) p[b] = load_vec<V>(src[b]);
+  const I low = zip_half<I, L>(0), high = zip_half<I, L>(L / 2);
+  const V e01 = __builtin_shuffle(p[0], p[2], low), e23 = __builtin_shuffle(p[0], p[2], high);
+  const V o01 = __builtin_shuffle(p[1], p[3], low), o23 = __builtin_shuffle(p[1], p[3], high);
+  const V v[4] = {__builtin_shuffle(e01, o01, low), __builtin_shuffle(e01, o01, high),
+                  __builtin_shuffle(e23, o23, low), __builtin_shuffle(e23, o23, high)};
+  if (n == L) {
+    std::memcpy(dst, v, sizeof(v));
+  } else {
+    copy_run(dst, reinterpret_cast<const T*>(v), 4 * n);
+  }
+}
+
 }  // namespace metalnet

@@ -240,6 +240,8 @@ def conv_cost(cost: ConvCost, dtype: np.dtype) -> list[str]:
 ALGORITHMS = {
     "winograd": "Winograd F(2x2, 3x3): each 2x2 output tile from a 4x4 input patch, 16 "
                 "multiplications instead of 36, as 16 GEMMs over all channels",
+    "winograd4": "Winograd F(4x4, 3x3): each 4x4 output tile from a 6x6 input patch, 36 "
+                 "multiplications instead of 144, as 36 GEMMs over all channels",
     "rows": "direct, vectorised across output positions: each tap is one contiguous load of the "
             "padded row, multiplied by a few output channels' weights",
     "window": "direct, vectorised across output channels along output rows: each broadcast "
