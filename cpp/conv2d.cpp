@@ -281,6 +281,11 @@ ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem) {
   // forward goes to the direct kernel, from 32 channels each way and 8x8 outputs (1.2-1.4x at
   // 32 to 128 channels, 8x8 and 16x16); at 4x4 im2col's is faster (1.4x at 128 channels;
   // conv-algorithms-2026-11-21.log).
+  // F(4x4)'s dW from 24x24 outputs on the layers its forward takes: 1.2-1.27x over F(2x2)'s at
+  // 28x28 to 56x56 with 64-128 channels; at 16x16 0.7-1.0x (rows of four tiles, one of them
+  // past the output, and blocks of few tiles).
+  if (forward == ConvAlgorithm::winograd4 && g.ho >= 24 && g.wo >= 24)
+    return ConvAlgorithm::winograd4;
   if (forward == ConvAlgorithm::winograd || forward == ConvAlgorithm::winograd4)
     return ConvAlgorithm::winograd;
   // Layers the taps forward takes: their dW by taps too, from 128 channels each way (ResNet's
@@ -359,8 +364,8 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
   } else if (for_dw == ConvAlgorithm::rows) {
     conv2d_weight_grad_rows(g, dy, x, dw);
     dw = nullptr;  // done
-  } else if (for_dw == ConvAlgorithm::winograd) {
-    conv2d_weight_grad_winograd(g, dy, x, dw);
+  } else if (for_dw == ConvAlgorithm::winograd || for_dw == ConvAlgorithm::winograd4) {
+    conv2d_weight_grad_winograd(g, dy, x, dw, for_dw == ConvAlgorithm::winograd ? 2 : 4);
     dw = nullptr;
   } else if (for_dw == ConvAlgorithm::taps) {
     conv2d_weight_grad_taps(g, dy, x, dw);

@@ -543,8 +543,9 @@ struct BlockBody {
 // tiles in the column past the output (and rows past it) see zeros.
 template <class T>
 METALNET_INLINE void grad_transform(const ConvGeometry& g, const T* dy, const Segment& sg,
-                                    T* d, int64_t k_stride, int64_t first, T* phase) {
-  const int64_t w1 = sg.w1, tiles = sg.rows * w1, xi_stride = g.k * k_stride;
+                                    T* d, int64_t k_stride, int64_t xi_stride, int64_t first,
+                                    T* phase) {
+  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
   T* ph[2][2] = {{phase, phase + tiles}, {phase + 2 * tiles, phase + 3 * tiles}};
   for (int64_t k = 0; k < g.k; ++k) {
     const T* plane = dy + (sg.n * g.k + k) * g.ho * g.wo;
@@ -600,6 +601,93 @@ void weight_output_transform(const ConvGeometry& g, const T* m, T* dw) {
   }, 1);
 }
 
+// The F(4x4) transposes: A (6 x 4) = (A^T)^T on dy's 4x4 tiles, G^T (3 x 6) on the sums.
+// A (y0 .. y3): six values.
+template <class T>
+METALNET_INLINE void grad_row4(T y0, T y1, T y2, T y3, T (&out)[6]) {
+  const T e = y0 + y2, o = y1 + y3, e4 = y0 + T(4) * y2, o4 = T(2) * y1 + T(8) * y3;
+  out[0] = y0;
+  out[1] = e + o;
+  out[2] = e - o;
+  out[3] = e4 + o4;
+  out[4] = e4 - o4;
+  out[5] = y3;
+}
+
+// D[xi][k][first + q] = (A dy A^T)[xi] for the segment's 4x4 tiles of dy (which do not
+// overlap: dy is split into 16 phases, rows and columns mod 4); tiles past the output see zeros.
+template <class T>
+METALNET_INLINE void grad_transform4(const ConvGeometry& g, const T* dy, const Segment& sg,
+                                     T* d, int64_t k_stride, int64_t xi_stride, int64_t first,
+                                     T* phase) {
+  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
+  const T* const dy_end = dy + g.n * g.k * g.ho * g.wo;
+  for (int64_t k = 0; k < g.k; ++k) {
+    const T* plane = dy + (sg.n * g.k + k) * g.ho * g.wo;
+    for (int64_t i = 0; i < sg.rows; ++i)
+      for (int a = 0; a < 4; ++a) {
+        const int64_t oh = 4 * (sg.ti0 + i) + a;
+        T* const cols[4] = {phase + (a * 4 + 0) * tiles + i * w1,
+                            phase + (a * 4 + 1) * tiles + i * w1,
+                            phase + (a * 4 + 2) * tiles + i * w1,
+                            phase + (a * 4 + 3) * tiles + i * w1};
+        if (oh >= g.ho) {
+          for (T* col : cols) std::fill(col, col + w1, T(0));
+        } else {
+          split_row4(plane + oh * g.wo, g.wo, 0, w1, dy_end, cols);
+        }
+      }
+    T* out = d + k * k_stride + first;
+#pragma omp simd
+    for (int64_t q = 0; q < tiles; ++q) {
+      T h[4][6];  // dy A^T along each row of the tile
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) {
+        const T* row = phase + a * 4 * tiles + q;
+        grad_row4(row[0], row[tiles], row[2 * tiles], row[3 * tiles], h[a]);
+      }
+#pragma GCC unroll 6
+      for (int b = 0; b < 6; ++b) {  // then A down each column
+        T col[6];
+        grad_row4(h[0][b], h[1][b], h[2][b], h[3][b], col);
+#pragma GCC unroll 6
+        for (int a = 0; a < 6; ++a) out[(a * 6 + b) * xi_stride + q] = col[a];
+      }
+    }
+  }
+}
+
+// G^T (m0 .. m5): three values.
+template <class T>
+METALNET_INLINE void weight_row4(T m0, T m1, T m2, T m3, T m4, T m5, T (&out)[3]) {
+  const T sixth = T(1) / T(6), s12 = m1 + m2, s34 = m3 + m4;
+  out[0] = T(0.25) * m0 - sixth * s12 + T(1) / T(24) * s34;
+  out[1] = sixth * (m2 - m1) + T(1) / T(12) * (m3 - m4);
+  out[2] = sixth * (s34 - s12) + m5;
+}
+
+// dw[k, c] (3 x 3) = G^T M[k, c] G, M[xi] (K x C) kc apart.
+template <class T>
+void weight_output_transform4(const ConvGeometry& g, const T* m, T* dw) {
+  const int64_t kc = g.k * g.c;
+  parallel_for(kc, 256, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      T t[3][6];  // G^T M
+      for (int b = 0; b < 6; ++b) {
+        T col[3];
+        weight_row4(m[(0 + b) * kc + i], m[(6 + b) * kc + i], m[(12 + b) * kc + i],
+                    m[(18 + b) * kc + i], m[(24 + b) * kc + i], m[(30 + b) * kc + i], col);
+        for (int r = 0; r < 3; ++r) t[r][b] = col[r];
+      }
+      for (int r = 0; r < 3; ++r) {  // (G^T M) G
+        T row[3];
+        weight_row4(t[r][0], t[r][1], t[r][2], t[r][3], t[r][4], t[r][5], row);
+        std::copy(row, row + 3, dw + i * 9 + r * 3);
+      }
+    }
+  }, 1);
+}
+
 template <int M, class T>
 void forward_tiles(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   const GemmTile tile = gemm_tile<T>(g.k);  // K rows of the products
@@ -629,53 +717,75 @@ void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, cons
   else forward_tiles<4>(g, x, w, b, y);
 }
 
-template <class T>
-void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
+namespace {
+
+// dW by the transposed F(M x M, 3x3), into dw (zeroed by the caller).
+template <int M, class T>
+void weight_grad_tiles(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
+  constexpr int XI = (M + 2) * (M + 2), PHASES = M * M;
   const int64_t kc = g.k * g.c;
-  std::fill(dw, dw + kc * 9, T(0));
-  if (g.n * g.ho * g.wo == 0 || kc == 0) return;
-  const int64_t th = (g.ho + 1) / 2, w1 = (g.wo + 1) / 2 + 1, rows = g.n * th;
-  // Blocks of tile rows whose D and V (16 x (K + C) values a tile) stay in L2; each thread
-  // transforms its blocks and multiplies them into its own M (16 x K x C), and the threads' M
+  const int64_t th = (g.ho + M - 1) / M, w1 = (g.wo + M - 1) / M + 1, rows = g.n * th;
+  // Blocks of tile rows whose D and V (XI x (K + C) values a tile) stay in L2; each thread
+  // transforms its blocks and multiplies them into its own M (XI x K x C), and the threads' M
   // are added in thread order at the end.
-  const int64_t per_tile = 16 * (g.k + g.c) * int64_t(sizeof(T));
+  const int64_t per_tile = XI * (g.k + g.c) * int64_t(sizeof(T));
   const int64_t block_rows = std::max<int64_t>(1, std::min(rows, kGradBlockBytes / per_tile / w1));
   const int64_t blocks = (rows + block_rows - 1) / block_rows, width = block_rows * w1;
   const int threads = std::max(1, num_threads());
   static thread_local std::vector<T> partial_buffer;  // the calling thread's; pointers go below
-  if (partial_buffer.size() < size_t(threads) * 16 * kc) partial_buffer.resize(size_t(threads) * 16 * kc);
+  const size_t partial_size = size_t(threads) * XI * kc;
+  if (partial_buffer.size() < partial_size) partial_buffer.resize(partial_size);
   T* const partial = partial_buffer.data();
-  std::fill(partial, partial + size_t(threads) * 16 * kc, T(0));
-  const PanelLayout plain{g.c, width, g.c * width};
+  std::fill(partial, partial + partial_size, T(0));
+  const PanelLayout plain{g.c, width, skewed(g.c * width)};
+  const int64_t d_stride = skewed(g.k * width);
   parallel_simd(blocks, 1, [&](int64_t lo, int64_t hi) METALNET_SIMD_BODY {
     Scratch<T>& s = scratch<T>();
     auto fit = [](std::vector<T>& buf, int64_t count) {
       if (buf.size() < size_t(count)) buf.resize(size_t(count));
     };
-    fit(s.v, 16 * g.c * width);
-    fit(s.m, 16 * g.k * width);  // holds D here
-    fit(s.in, 4 * ((block_rows + 1) * w1 + 1));
-    fit(s.stage, 16 * block_rows * w1);
+    fit(s.v, XI * plain.xi_stride);
+    fit(s.m, XI * d_stride);  // holds D here
+    fit(s.in, PHASES * ((block_rows + 1) * w1 + 1));
+    fit(s.stage, XI * block_rows * w1);
     T* const v = s.v.data();
     T* const d = s.m.data();
-    T* const m = partial + size_t(thread_index()) * 16 * kc;
+    T* const m = partial + size_t(thread_index()) * XI * kc;
     for (int64_t blk = lo; blk < hi; ++blk) {
       const int64_t r0 = blk * block_rows, r1 = std::min(rows, r0 + block_rows);
       const int64_t tiles = (r1 - r0) * w1;
       for (int64_t r = r0; r < r1;) {
         const Segment sg = segment_at(r, r1, th, w1);
-        input_transform(g, x, sg, plain, (r - r0) * w1, v, s.in.data(), s.stage.data());
-        grad_transform(g, dy, sg, d, width, (r - r0) * w1, s.stage.data());
+        if constexpr (M == 2) {
+          input_transform(g, x, sg, plain, (r - r0) * w1, v, s.in.data(), s.stage.data());
+          grad_transform(g, dy, sg, d, width, d_stride, (r - r0) * w1, s.stage.data());
+        } else {
+          input_transform4(g, x, sg, plain, (r - r0) * w1, v, s.in.data(), s.stage.data());
+          grad_transform4(g, dy, sg, d, width, d_stride, (r - r0) * w1, s.stage.data());
+        }
         r += sg.rows;
       }
-      for (int xi = 0; xi < 16; ++xi)
-        gemm_serial<T>(false, true, g.k, g.c, tiles, T(1), d + xi * g.k * width, width,
-                       v + xi * g.c * width, width, T(1), m + xi * kc, g.c);
+      for (int xi = 0; xi < XI; ++xi)
+        gemm_serial<T>(false, true, g.k, g.c, tiles, T(1), d + xi * d_stride, width,
+                       v + xi * plain.xi_stride, width, T(1), m + xi * kc, g.c);
     }
   }, 1);
   for (int t = 1; t < threads; ++t)
-    for (int64_t i = 0; i < 16 * kc; ++i) partial[i] += partial[size_t(t) * 16 * kc + i];
-  weight_output_transform(g, partial, dw);
+    for (int64_t i = 0; i < XI * kc; ++i) partial[i] += partial[size_t(t) * XI * kc + i];
+  if constexpr (M == 2) weight_output_transform(g, partial, dw);
+  else weight_output_transform4(g, partial, dw);
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x, T* dw,
+                                 int tile) {
+  if (tile != 2 && tile != 4) throw std::invalid_argument("winograd tiles are 2x2 or 4x4");
+  std::fill(dw, dw + g.k * g.c * 9, T(0));
+  if (g.n * g.ho * g.wo == 0 || g.k * g.c == 0) return;
+  if (tile == 2) weight_grad_tiles<2>(g, dy, x, dw);
+  else weight_grad_tiles<4>(g, dy, x, dw);
 }
 
 template void conv2d_forward_winograd<float>(const ConvGeometry&, const float*, const float*,
@@ -683,8 +793,8 @@ template void conv2d_forward_winograd<float>(const ConvGeometry&, const float*, 
 template void conv2d_forward_winograd<double>(const ConvGeometry&, const double*, const double*,
                                               const double*, double*, int);
 template void conv2d_weight_grad_winograd<float>(const ConvGeometry&, const float*, const float*,
-                                                 float*);
+                                                 float*, int);
 template void conv2d_weight_grad_winograd<double>(const ConvGeometry&, const double*,
-                                                  const double*, double*);
+                                                  const double*, double*, int);
 
 }  // namespace metalnet

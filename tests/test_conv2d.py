@@ -36,6 +36,7 @@ SHAPES = [  # x shape, w shape, geometry
     ((2, 128, 4, 3), (129, 128, 3, 3), dict(padding=1)),       # taps dW too (128+ channels)
     ((2, 32, 9, 8), (40, 32, 3, 3), dict(padding=1)),          # direct forward, Winograd dW
     ((1, 64, 16, 17), (65, 64, 3, 3), dict(padding=1)),        # F(4x4) forward and dx
+    ((2, 64, 25, 27), (64, 64, 3, 3), dict(padding=(1, 0, 2, 1))),   # F(4x4) dW too
 ]
 
 # Vector lanes per ISA for float32 (float64 has half): the window kernel's channel vector.
@@ -71,7 +72,8 @@ def test_shapes_reach_every_backward_path():
                                      *dilation, dtype=dtype))
     assert {p["dx"] for p in plans} == {"col2im", "direct", "im2col", "images", "rows", "taps",
                                         "window", "winograd", "winograd4"}
-    assert {p["dw"] for p in plans} == {"im2col", "rows", "taps", "window", "winograd"}
+    assert {p["dw"] for p in plans} == {"im2col", "rows", "taps", "window", "winograd",
+                                        "winograd4"}
     assert {p["forward"] for p in plans} == {"im2col", "direct", "rows", "taps", "window",
                                              "winograd", "winograd4"}
 
@@ -440,16 +442,20 @@ def test_winograd_backward(dtype, threads, isa, rng, seed):
                              what=f"winograd {name}[{isa}, {threads} threads] {xs} {ws} {geo}")
 
 
-def test_winograd_weight_grad_over_many_blocks(rng):
-    """2,496 tiles of 16 KiB each: dW summed over many L2-sized blocks and both threads."""
-    x = rng.standard_normal((16, 128, 24, 24)).astype(np.float32)
+@pytest.mark.parametrize("size, tile", [(22, "winograd"), (24, "winograd4")])
+def test_winograd_weight_grad_over_many_blocks(size, tile, rng):
+    """dW summed over many L2-sized blocks and both threads: 16 images of 128 channels, 2,112
+    F(2x2) tiles of 16 KiB (22x22 outputs) or 672 F(4x4) tiles of 36 KiB (24x24)."""
+    x = rng.standard_normal((16, 128, size, size)).astype(np.float32)
     w = (rng.standard_normal((128, 128, 3, 3)) / 34).astype(np.float32)
-    dy = rng.standard_normal((16, 128, 24, 24)).astype(np.float32)
+    dy = rng.standard_normal((16, 128, size, size)).astype(np.float32)
+    plan = cpu.conv2d_plan(list(x.shape), list(w.shape), size, size, 1, 1, 1, 1, 1, 1)
+    assert plan["dw"] == tile
     with metalnet.backend("cpu"):
         _, dw, _ = ops.conv2d_backward(dy, x, w, padding=1)
     ref = reference.conv2d_backward(dy.astype(np.float64), x.astype(np.float64),
                                     w.astype(np.float64), padding=1)[1]
-    assert_close(dw, ref, np.float32, "cpu", chain=5, what="winograd dW over many blocks")
+    assert_close(dw, ref, np.float32, "cpu", chain=5, what=f"{tile} dW over many blocks")
 
 
 def test_rows_refuses_strides(rng):

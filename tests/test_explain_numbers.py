@@ -188,7 +188,7 @@ def _window_or_rows(k):
     ((256, 6, 14, 14), (16, 6, 5, 5), {}, _window_or_rows(16), "images",
      _window_or_rows(16)),                                                      # LeNet conv2
     ((16, 256, 14, 14), (256, 256, 3, 3), dict(padding=1), "winograd", "winograd", "winograd"),
-    ((32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), "winograd4", "winograd4", "winograd"),
+    ((32, 64, 32, 32), (64, 64, 3, 3), dict(padding=1), "winograd4", "winograd4", "winograd4"),
     ((4, 16, 12, 12), (64, 16, 3, 3), dict(padding=1), "direct", _window_or_rows(16),
      "rows"),                                                                   # C*R*S <= 160
     ((8, 3, 224, 224), (64, 3, 7, 7), dict(stride=2, padding=3), "direct", "col2im", "im2col"),

@@ -59,9 +59,10 @@ template <class T>
 void conv2d_forward_winograd(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y,
                              int tile);
 bool winograd_applies(const ConvGeometry& g);
-// dW alone by Winograd (the transposed F(2x2, 3x3)), for winograd_applies() layers.
+// dW alone by Winograd (the transposed F(tile x tile, 3x3)), for winograd_applies() layers.
 template <class T>
-void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x, T* dw);
+void conv2d_weight_grad_winograd(const ConvGeometry& g, const T* dy, const T* x, T* dw,
+                                 int tile);
 
 // The forward algorithms; `automatic` picks the fastest for the layer by a measured rule
 // (choose_algorithm in conv2d.cpp). Asking for winograd where it does not apply throws.
@@ -80,7 +81,8 @@ const char* algorithm_name(ConvAlgorithm algorithm);
 ConvAlgorithm dx_algorithm(const ConvGeometry& g, size_t elem,
                            ConvGeometry* transposed = nullptr);
 // dW: `rows` = shifted dot products, `window` = sliding windows across output channels,
-// `winograd` = the transposed Winograd, `im2col` = GEMM on unrolled blocks.
+// `winograd` / `winograd4` = the transposed Winograd F(2x2) / F(4x4), `im2col` = GEMM on
+// unrolled blocks.
 ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem);
 template <class T>
 void conv2d_forward_with(ConvAlgorithm algorithm, const ConvGeometry& g, const T* x, const T* w,

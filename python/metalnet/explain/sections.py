@@ -288,7 +288,10 @@ def plan(g: ConvGeometry, dtype=np.float32) -> list[str]:
     dw_how = {"rows": "shifted dot products of dy with the padded input, nothing unrolled",
               "window": "the same windows, dy as vectors across output channels: each broadcast "
                         "input value meets the dy of S outputs",
-              "winograd": "the same transforms transposed: 16 products summed over the tiles",
+              "winograd": "F(2x2, 3x3)'s transforms transposed: 16 products summed over the "
+                          "tiles",
+              "winograd4": "F(4x4, 3x3)'s transforms transposed: 36 products summed over the "
+                           "tiles",
               "taps": "the forward's runs of rows again, each tap's K x C block summed as "
                       "dy_run^T @ x_run (no unrolled copy, padding skipped)",
               "im2col": "dW^T = cols @ dY^T by GEMM on im2col blocks"}[dw]
