@@ -302,28 +302,21 @@ template <class T>
 constexpr int kPhaseLanes = int(64 / sizeof(T));
 
 // p[b][j] = column 4j + b of a row padded by pl zeros on the left (and zeros past its end),
-// j < count, b < 4.
-// `end`: the end of the memory holding the row (the input tensor's), which the vector loads
-// may read up to.
+// j < count, b < 4. [begin, end) is the memory holding the row (the whole tensor): vector loads
+// may read anywhere in it, the lanes outside the row cleared.
 template <class T>
-METALNET_INLINE void split_row4(const T* row, int64_t w, int64_t pl, int64_t count, const T* end,
-                                T* const (&p)[4]) {
-  const int64_t lo = std::min(count, (pl + 3) / 4);                       // 4j - pl >= 0
-  const int64_t last = w + pl - 4;                                         // 4j + 3 - pl < w
-  const int64_t hi = last < 0 ? lo : std::max(lo, std::min(count, last / 4 + 1));
-  auto at = [&](int64_t col) { return col >= 0 && col < w ? row[col] : T(0); };
-  for (int64_t j = 0; j < lo; ++j)
-    for (int b = 0; b < 4; ++b) p[b][j] = at(4 * j + b - pl);
-  const T* base = row - pl;
+METALNET_INLINE void split_row4(const T* row, int64_t w, int64_t pl, int64_t count,
+                                const T* begin, const T* end, T* const (&p)[4]) {
   constexpr int L = kPhaseLanes<T>;
-  for (int64_t j = lo; j < hi; j += L) {
+  const int64_t offset = (row - begin) - pl, size = end - begin;  // the padded row's start
+  for (int64_t j = 0; j < count; j += L) {
+    const int64_t at = offset + 4 * j;  // s[i] of the chunk is column 4j + i of the padded row
+    const int lo = int(std::clamp<int64_t>(pl - 4 * j, 0, 4 * L));
+    const int hi = int(std::clamp<int64_t>(pl + w - 4 * j, 0, 4 * L));
     T* const at_j[4] = {p[0] + j, p[1] + j, p[2] + j, p[3] + j};
-    deinterleave4<T, L>(base + 4 * j, int(std::min<int64_t>(L, hi - j)),
-                        end - (base + 4 * j) >= 4 * L, at_j);
+    deinterleave4<T, L>(row - pl + 4 * j, int(std::min<int64_t>(L, count - j)), lo, hi,
+                        at >= 0 && at + 4 * L <= size, at_j);
   }
-  for (int64_t j = hi; j < count; ++j)
-#pragma GCC unroll 4
-    for (int b = 0; b < 4; ++b) p[b][j] = at(4 * j + b - pl);
 }
 
 // (d0 .. d5) B, the six transformed values of one row (or column) of a patch.
@@ -352,14 +345,14 @@ METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const S
   for (int64_t c = 0; c < g.c; ++c) {
     const T* plane = x + (sg.n * g.c + c) * g.h * g.w;
     for (int64_t i = 0; i <= sg.rows; ++i)
-      for (int a = 0; a < 4; ++a) {
+      for (int a = 0; a < (i < sg.rows ? 4 : 2); ++a) {  // the last tile row's patches end at a = 1
         const int64_t hh = 4 * (sg.ti0 + i) + a - g.pt;
         T* const cols[4] = {phase + (a * 4 + 0) * span + i * w1, phase + (a * 4 + 1) * span + i * w1,
                             phase + (a * 4 + 2) * span + i * w1, phase + (a * 4 + 3) * span + i * w1};
         if (hh < 0 || hh >= g.h) {
           for (T* col : cols) std::fill(col, col + w1, T(0));
         } else {
-          split_row4(plane + hh * g.w, g.w, g.pl, w1, x_end, cols);
+          split_row4(plane + hh * g.w, g.w, g.pl, w1, x, x_end, cols);
         }
       }
     // Straight into V where the segment's tiles lie in one panel (always, with blocks of one
@@ -634,7 +627,7 @@ METALNET_INLINE void grad_transform4(const ConvGeometry& g, const T* dy, const S
         if (oh >= g.ho) {
           for (T* col : cols) std::fill(col, col + w1, T(0));
         } else {
-          split_row4(plane + oh * g.wo, g.wo, 0, w1, dy_end, cols);
+          split_row4(plane + oh * g.wo, g.wo, 0, w1, dy, dy_end, cols);
         }
       }
     T* out = d + k * k_stride + first;

@@ -161,21 +161,24 @@ METALNET_INLINE I zip_half(int base) {
   return idx;
 }
 
-// dst[b][j] = src[4j + b] for b < 4, j < n <= L: a row split into its four column phases (the
-// Winograd F(4x4) input tiles step 4 columns), by 8 two-source permutes per 4L values. With
-// `readable` (4L values from src may be read) a short row is read whole, past its end; without,
-// it goes through a zero-padded copy (whose small stores the vector loads must wait for).
+// dst[b][j] = s[4j + b] for b < 4, j < n <= L, where s[i] = src[i] for lo <= i < hi and 0
+// elsewhere: a padded row split into its four column phases (the Winograd F(4x4) input tiles
+// step 4 columns), by 8 two-source permutes per 4L values. With `readable` (the 4L values at
+// src may be read) the row is loaded whole and the few cells outside [lo, hi) zeroed after;
+// else s goes through a zeroed copy (whose small stores the loads wait for).
 template <class T, int L>
-METALNET_INLINE void deinterleave4(const T* src, int n, bool readable, T* const (&dst)[4]) {
+METALNET_INLINE void deinterleave4(const T* src, int n, int lo, int hi, bool readable,
+                                   T* const (&dst)[4]) {
   using V = typename SimdVec<T, L>::type;
   using Index = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
   typedef Index I __attribute__((vector_size(sizeof(V))));
+  const int first = std::clamp(lo, 0, 4 * n), last = std::clamp(hi, first, 4 * n);
   V v[4];
-  if (n == L || readable) {
+  if (readable) {
     for (int i = 0; i < 4; ++i) v[i] = load_vec<V>(src + i * L);
   } else {
     T buffer[4 * L] = {};
-    copy_run(buffer, src, 4 * n);
+    copy_run(buffer + first, src + first, last - first);
     for (int i = 0; i < 4; ++i) v[i] = load_vec<V>(buffer + i * L);
   }
   const I even = every_other<I, L>(0), odd = every_other<I, L>(1);
@@ -184,6 +187,10 @@ METALNET_INLINE void deinterleave4(const T* src, int n, bool readable, T* const 
   const V phase[4] = {__builtin_shuffle(e01, e23, even), __builtin_shuffle(o01, o23, even),
                       __builtin_shuffle(e01, e23, odd), __builtin_shuffle(o01, o23, odd)};
   for (int b = 0; b < 4; ++b) copy_cells<T, L>(dst[b], reinterpret_cast<const T*>(&phase[b]), n);
+  if (readable) {  // the padding read from memory around the row
+    for (int i = 0; i < first; ++i) dst[i % 4][i / 4] = T(0);
+    for (int i = last; i < 4 * n; ++i) dst[i % 4][i / 4] = T(0);
+  }
 }
 
 // The reverse: dst[4j + b] = src[b][j] for b < 4, j < n <= L; L values are read from each
