@@ -428,16 +428,18 @@ void conv2d_backward(const ConvGeometry& g, const T* dy, const T* x, const T* w,
 // Winograd where it pays, measured on 3x3 stride-1 layers from 4x4 to 56x56 outputs with 32 to
 // 512 channels (all algorithms interleaved in one process): from 20x20 outputs with at least 32
 // channels each way (1.2x over direct at 64 channels, 1.5-2.2x from 128); on smaller outputs
-// only with 128 to 256 channels and at least 6x6 outputs (1.2-1.6x), or 64 and more at 16x16
+// only with 128 to 256 channels and at least 6x6 outputs (1.2-1.6x), or 64 and more at 14x14
 // (VGG's 64 -> 128: 1.28x over direct, 64 -> 64 and 128 -> 64 4-6%; batch 32,
-// benchmarks/results/conv-algorithms-2026-11-21.log). With fewer channels or smaller images its
+// benchmarks/results/conv-algorithms-2026-11-21.log; at 14x14 10% over direct with 64 channels
+// and 1.36x over im2col with 512, once a tile row no longer carried an extra tile,
+// conv-winograd-small-2026-11-21.log). With fewer channels or smaller images its
 // 16 GEMMs are too small for their fixed costs (direct 1.25-1.4x faster at 32 channels on 16x16
 // and 64 on 8x8); 512 x 512 weights, 16 MiB once transformed, are streamed by every block of
 // tiles (im2col 1.2x faster at 4x4, 2.5x at 7x7, ResNet's and VGG's last layers).
 bool winograd_pays(const ConvGeometry& g) {
   if (!winograd_applies(g) || g.c < 32 || g.k < 32) return false;
   const int64_t outputs = g.ho * g.wo, fewer = std::min(g.c, g.k);
-  if (outputs >= 400 || (outputs >= 256 && fewer >= 64)) return true;
+  if (outputs >= 400 || (outputs >= 196 && fewer >= 64)) return true;
   return fewer >= 128 && g.c * g.k <= 256 * 512 && outputs >= 36;
 }
 

@@ -37,31 +37,31 @@ constexpr int64_t kMaxPanels = 2, kMaxPanels4 = 1, kBlockOverheadTiles = 24;
 constexpr int64_t kGradBlockBytes = int64_t(768) << 10;
 
 struct Blocks {
-  int64_t th, w1;            // tile rows per image; tile columns per row (one extra, below)
+  int64_t th, tw;            // tile rows and columns per image
   int64_t rows_per_block, count;
   int64_t nr, width;         // GEMM panel width; tiles per block rounded up to whole panels
 };
 
 // Blocks of whole tile rows. The row count per block is picked to waste least: tiles past the
 // last GEMM panel, threads left idle by an uneven share of blocks, and the fixed cost of a block
-// (small GEMMs). Rows of w1 tiles rarely fill panels exactly (8 rows of 17 = 136 tiles in 160).
+// (small GEMMs). Rows of tw tiles rarely fill panels exactly (9 rows of 14 = 126 tiles in 144).
 // m is the output tile's side (2 or 4).
 Blocks make_blocks(const ConvGeometry& g, int64_t nr, int64_t m) {
   const int64_t max_tiles = (m == 2 ? kMaxPanels : kMaxPanels4) * nr;
-  const int64_t th = (g.ho + m - 1) / m, w1 = (g.wo + m - 1) / m + 1, rows = g.n * th;
+  const int64_t th = (g.ho + m - 1) / m, tw = (g.wo + m - 1) / m, rows = g.n * th;
   const int64_t threads = std::max(1, num_threads());
-  const int64_t most = std::max<int64_t>(1, std::min(rows, max_tiles / w1));
+  const int64_t most = std::max<int64_t>(1, std::min(rows, max_tiles / tw));
   double best = 0;
   int64_t pick = 1;
   for (int64_t per = 1; per <= most; ++per) {
-    const int64_t tiles = per * w1, width = (tiles + nr - 1) / nr * nr;
+    const int64_t tiles = per * tw, width = (tiles + nr - 1) / nr * nr;
     const int64_t count = (rows + per - 1) / per, rounds = (count + threads - 1) / threads;
     const double work = double(rounds) * width * (1.0 + double(kBlockOverheadTiles) / tiles);
-    const double ideal = double(rows) * w1 / threads;
+    const double ideal = double(rows) * tw / threads;
     const double cost = work / ideal;
     if (per == 1 || cost < best) best = cost, pick = per;
   }
-  return {th, w1, pick, (rows + pick - 1) / pick, nr, (pick * w1 + nr - 1) / nr * nr};
+  return {th, tw, pick, (rows + pick - 1) / pick, nr, (pick * tw + nr - 1) / nr * nr};
 }
 
 // out[0 .. M+2)[col] = G (g0, g1, g2)^T: G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] for
@@ -165,12 +165,13 @@ METALNET_INLINE void split_row(const T* row, int64_t w, int64_t pl, int64_t coun
   for (int64_t j = hi; j < count; ++j) e[j] = at(2 * j - pl), o[j] = at(2 * j + 1 - pl);
 }
 
-// A run of tile rows [ti0, ti0 + rows) of image n. Tiles are numbered q = i * w1 + j with
-// w1 = tw + 1 columns: the extra column lets the transforms below run as one flat loop over a
-// channel's tiles (a tile row's last tile reads one step past its row), at the price of one
-// discarded tile per row in the GEMMs.
+// A run of tile rows [ti0, ti0 + rows) of image n, tw tiles a row; tile q = i * tw + j. The
+// transforms run as one flat loop over a channel's tiles (vectors across tile rows, not only
+// along one), so a patch's columns past its tile's own come from copies of the input rows
+// split again one tile further along (`shifted`), not from the next tile's entries: those
+// would cross into the next tile row at the end of each row.
 struct Segment {
-  int64_t n, ti0, rows, w1;
+  int64_t n, ti0, rows, tw;
 };
 
 // Where V[xi] (C x width, tile t of channel c) lives: the GEMM's B panels, NR tiles wide and
@@ -183,42 +184,52 @@ struct PanelLayout {
 };
 
 // V for the segment's tiles (numbered from `first` in the block), every channel. The padded
-// input is first split into its four phases (even/odd rows x even/odd columns), so that the 16
-// inputs of tile q are phase[..][q], phase[..][q + 1], phase[..][q + w1], phase[..][q + w1 + 1];
-// the 16 results go to an L1 staging row, then in runs into the B panels.
+// input is first split into its four phases (even/odd rows x even/odd columns), and again two
+// columns further (`shifted`), so that tile q's patch rows are phase rows q and q + tw, its
+// columns 2j, 2j+1 from the phases and 2j+2, 2j+3 from the shifted phases. The 16 results go
+// straight into the B panels where the segment's tiles lie in one panel, else to an L1 staging
+// row and then in runs into the panels.
 template <class T>
 METALNET_INLINE void input_transform(const ConvGeometry& g, const T* x, const Segment& sg,
                                      const PanelLayout& layout, int64_t first, T* v, T* phase,
                                      T* stage) {
-  const int64_t w1 = sg.w1, count = (sg.rows + 1) * w1, tiles = sg.rows * w1;
-  T* ph[2][2] = {{phase, phase + (count + 1)}, {phase + 2 * (count + 1), phase + 3 * (count + 1)}};
-  for (int p = 0; p < 4; ++p) phase[p * (count + 1) + count] = T(0);  // read by the last tile only
-  const int64_t xi_stride = tiles;
+  const int64_t tw = sg.tw, count = (sg.rows + 1) * tw, tiles = sg.rows * tw;
+  // ph[a][b][s]: rows of parity a, columns 2j + b + 2s.
+  const auto ph = [&](int a, int b, int shifted) { return phase + ((a * 2 + b) * 2 + shifted) * count; };
   for (int64_t c = 0; c < g.c; ++c) {
     const T* plane = x + (sg.n * g.c + c) * g.h * g.w;
     for (int64_t i = 0; i <= sg.rows; ++i)
       for (int a = 0; a < 2; ++a) {
         const int64_t hh = 2 * (sg.ti0 + i) + a - g.pt;
-        T* e = ph[a][0] + i * w1;
-        T* o = ph[a][1] + i * w1;
-        if (hh < 0 || hh >= g.h) {
-          std::fill(e, e + w1, T(0));
-          std::fill(o, o + w1, T(0));
-        } else {
-          split_row(plane + hh * g.w, g.w, g.pl, w1, e, o);
+        for (int shifted = 0; shifted < 2; ++shifted) {
+          T* e = ph(a, 0, shifted) + i * tw;
+          T* o = ph(a, 1, shifted) + i * tw;
+          if (hh < 0 || hh >= g.h) {
+            std::fill(e, e + tw, T(0));
+            std::fill(o, o + tw, T(0));
+          } else {
+            split_row(plane + hh * g.w, g.w, g.pl - 2 * shifted, tw, e, o);
+          }
         }
       }
-    const T *ee = ph[0][0], *eo = ph[0][1], *oe = ph[1][0], *oo = ph[1][1];
-    T* out = stage;
+    const bool direct = first % layout.nr + tiles <= layout.nr;
+    T* const out = direct ? v + layout.at(c, first) : stage;
+    const int64_t xi_stride = direct ? layout.xi_stride : tiles;
+    const T *ee = ph(0, 0, 0), *eo = ph(0, 1, 0), *oe = ph(1, 0, 0), *oo = ph(1, 1, 0);
+    const T *ee1 = ph(0, 0, 1), *eo1 = ph(0, 1, 1), *oe1 = ph(1, 0, 1), *oo1 = ph(1, 1, 1);
 #pragma omp simd
     for (int64_t q = 0; q < tiles; ++q) {
-      // Rows 0..3 of the tile: even/odd phase rows at q and q + w1; columns 2j .. 2j+3 are
-      // e[q], o[q], e[q+1], o[q+1]. First d B along each row, then B^T down the columns.
-      const T* e_row[4] = {ee + q, oe + q, ee + q + w1, oe + q + w1};
-      const T* o_row[4] = {eo + q, oo + q, eo + q + w1, oo + q + w1};
+      // Rows 0..3 of the tile: even/odd phase rows at q and q + tw. First d B along each row,
+      // then B^T down the columns.
+      const int64_t at[4] = {q, q, q + tw, q + tw};
+      const T* e_row[4] = {ee, oe, ee, oe};
+      const T* o_row[4] = {eo, oo, eo, oo};
+      const T* e_next[4] = {ee1, oe1, ee1, oe1};
+      const T* o_next[4] = {eo1, oo1, eo1, oo1};
       T h[4][4];
       for (int a = 0; a < 4; ++a) {
-        const T e0 = e_row[a][0], e1 = e_row[a][1], o0 = o_row[a][0], o1 = o_row[a][1];
+        const T e0 = e_row[a][at[a]], o0 = o_row[a][at[a]];
+        const T e1 = e_next[a][at[a]], o1 = o_next[a][at[a]];
         h[a][0] = e0 - e1;
         h[a][1] = o0 + e1;
         h[a][2] = e1 - o0;
@@ -231,6 +242,7 @@ METALNET_INLINE void input_transform(const ConvGeometry& g, const T* x, const Se
         out[(12 + b) * xi_stride + q] = h[1][b] - h[3][b];
       }
     }
+    if (direct) continue;
     for (int64_t q = 0; q < tiles;) {  // runs of tiles that share a panel
       const int64_t t = first + q, run = std::min(tiles - q, layout.nr - t % layout.nr);
       T* dst = v + layout.at(c, t);
@@ -248,7 +260,7 @@ template <class T>
 METALNET_INLINE void output_transform(const ConvGeometry& g, const T* m, int64_t k_stride,
                                       int64_t xi_stride,
                                       const T* bias, const Segment& sg, T* y, T* phase) {
-  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
+  const int64_t tw = sg.tw, tiles = sg.rows * tw;
   const int64_t pairs = g.wo / 2;
   T* ph[2][2] = {{phase, phase + tiles}, {phase + 2 * tiles, phase + 3 * tiles}};
   for (int64_t k = 0; k < g.k; ++k) {
@@ -275,8 +287,8 @@ METALNET_INLINE void output_transform(const ConvGeometry& g, const T* m, int64_t
         const int64_t oh = 2 * (sg.ti0 + i) + a;
         if (oh >= g.ho) break;
         T* dst = plane + oh * g.wo;
-        const T* left = ph[a][0] + i * w1;
-        const T* right = ph[a][1] + i * w1;
+        const T* left = ph[a][0] + i * tw;
+        const T* right = ph[a][1] + i * tw;
 #pragma omp simd
         for (int64_t j = 0; j < pairs; ++j) {
           dst[2 * j] = left[j];
@@ -333,26 +345,28 @@ METALNET_INLINE void input_row4(T d0, T d1, T d2, T d3, T d4, T d5, T (&out)[6])
 }
 
 // V for the segment's tiles, as input_transform does for F(2x2): the padded input split into
-// 16 phases (rows and columns mod 4), so that row r, column s of tile q's patch is
-// phase[r % 4][s % 4][q + (r / 4) * w1 + s / 4].
+// 16 phases (rows and columns mod 4), and again four columns further, so that row r, column s
+// of tile q's patch is phase[r % 4][s][q + (r / 4) * tw] for s < 4 and the shifted
+// phase[r % 4][s - 4][q + (r / 4) * tw] for s = 4, 5.
 template <class T>
 METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const Segment& sg,
                                       const PanelLayout& layout, int64_t first, T* v, T* phase,
                                       T* stage) {
-  const int64_t w1 = sg.w1, count = (sg.rows + 1) * w1, tiles = sg.rows * w1, span = count + 1;
-  for (int p = 0; p < 16; ++p) phase[p * span + count] = T(0);  // read by the last tile only
+  const int64_t tw = sg.tw, count = (sg.rows + 1) * tw, tiles = sg.rows * tw;
   const T* const x_end = x + g.n * g.c * g.h * g.w;
   for (int64_t c = 0; c < g.c; ++c) {
     const T* plane = x + (sg.n * g.c + c) * g.h * g.w;
     for (int64_t i = 0; i <= sg.rows; ++i)
       for (int a = 0; a < (i < sg.rows ? 4 : 2); ++a) {  // the last tile row's patches end at a = 1
         const int64_t hh = 4 * (sg.ti0 + i) + a - g.pt;
-        T* const cols[4] = {phase + (a * 4 + 0) * span + i * w1, phase + (a * 4 + 1) * span + i * w1,
-                            phase + (a * 4 + 2) * span + i * w1, phase + (a * 4 + 3) * span + i * w1};
-        if (hh < 0 || hh >= g.h) {
-          for (T* col : cols) std::fill(col, col + w1, T(0));
-        } else {
-          split_row4(plane + hh * g.w, g.w, g.pl, w1, x, x_end, cols);
+        for (int shifted = 0; shifted < 2; ++shifted) {
+          T* const at = phase + (shifted * 16 + a * 4) * count + i * tw;
+          T* const cols[4] = {at, at + count, at + 2 * count, at + 3 * count};
+          if (hh < 0 || hh >= g.h) {
+            for (T* col : cols) std::fill(col, col + tw, T(0));
+          } else {
+            split_row4(plane + hh * g.w, g.w, g.pl - 4 * shifted, tw, x, x_end, cols);
+          }
         }
       }
     // Straight into V where the segment's tiles lie in one panel (always, with blocks of one
@@ -365,8 +379,10 @@ METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const S
       T h[6][6];  // d B along each row of the patch
 #pragma GCC unroll 6
       for (int r = 0; r < 6; ++r) {
-        const T* row = phase + (r % 4) * 4 * span + q + (r / 4) * w1;
-        input_row4(row[0], row[span], row[2 * span], row[3 * span], row[1], row[span + 1], h[r]);
+        const T* row = phase + (r % 4) * 4 * count + q + (r / 4) * tw;
+        const T* next = row + 16 * count;  // the shifted phases
+        input_row4(row[0], row[count], row[2 * count], row[3 * count], next[0], next[count],
+                   h[r]);
       }
 #pragma GCC unroll 6
       for (int b = 0; b < 6; ++b) {  // then B^T down each column
@@ -403,7 +419,7 @@ template <class T>
 METALNET_INLINE void output_transform4(const ConvGeometry& g, const T* m, int64_t k_stride,
                                        int64_t xi_stride,
                                        const T* bias, const Segment& sg, T* y, T* phase) {
-  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
+  const int64_t tw = sg.tw, tiles = sg.rows * tw;
   const int64_t quads = g.wo / 4, rest = g.wo % 4;
   for (int64_t k = 0; k < g.k; ++k) {
     const T* in = m + k * k_stride;
@@ -434,10 +450,10 @@ METALNET_INLINE void output_transform4(const ConvGeometry& g, const T* m, int64_
         const int64_t oh = 4 * (sg.ti0 + i) + a;
         if (oh >= g.ho) break;
         T* dst = plane + oh * g.wo;
-        const T* p0 = phase + (a * 4 + 0) * tiles + i * w1;
-        const T* p1 = phase + (a * 4 + 1) * tiles + i * w1;
-        const T* p2 = phase + (a * 4 + 2) * tiles + i * w1;
-        const T* p3 = phase + (a * 4 + 3) * tiles + i * w1;
+        const T* p0 = phase + (a * 4 + 0) * tiles + i * tw;
+        const T* p1 = phase + (a * 4 + 1) * tiles + i * tw;
+        const T* p2 = phase + (a * 4 + 2) * tiles + i * tw;
+        const T* p3 = phase + (a * 4 + 3) * tiles + i * tw;
         constexpr int L = kPhaseLanes<T>;
         for (int64_t j = 0; j < quads; j += L) {
           const T* const at_j[4] = {p0 + j, p1 + j, p2 + j, p3 + j};
@@ -462,8 +478,8 @@ struct Job {
 };
 
 // The part of tile rows [r, r1) (flat over images) that lies in the image of row r.
-METALNET_INLINE Segment segment_at(int64_t r, int64_t r1, int64_t th, int64_t w1) {
-  return {r / th, r % th, std::min(r1 - r, th - r % th), w1};
+METALNET_INLINE Segment segment_at(int64_t r, int64_t r1, int64_t th, int64_t tw) {
+  return {r / th, r % th, std::min(r1 - r, th - r % th), tw};
 }
 
 // Block b: tile rows [r0, r1) of the flat (n, ti) sequence, by F(M x M, 3x3).
@@ -479,11 +495,11 @@ METALNET_INLINE void run_block(const Job<T>& job, int64_t b, Scratch<T>& s) {
   // Tiles past the block's last, up to the panel edge, are computed by the GEMMs and never
   // stored; V there holds zeros (from allocation) or an earlier block's finite values.
   for (int64_t r = r0; r < r1;) {  // plain loops, not lambdas: they must inline into the ISA body
-    const Segment sg = segment_at(r, r1, bl.th, bl.w1);
+    const Segment sg = segment_at(r, r1, bl.th, bl.tw);
     if constexpr (M == 2)
-      input_transform(g, job.x, sg, layout, (r - r0) * bl.w1, s.v.data(), s.in.data(), s.stage.data());
+      input_transform(g, job.x, sg, layout, (r - r0) * bl.tw, s.v.data(), s.in.data(), s.stage.data());
     else
-      input_transform4(g, job.x, sg, layout, (r - r0) * bl.w1, s.v.data(), s.in.data(), s.stage.data());
+      input_transform4(g, job.x, sg, layout, (r - r0) * bl.tw, s.v.data(), s.in.data(), s.stage.data());
     r += sg.rows;
   }
   for (int xi = 0; xi < XI; ++xi)
@@ -491,12 +507,12 @@ METALNET_INLINE void run_block(const Job<T>& job, int64_t b, Scratch<T>& s) {
                    s.v.data() + xi * layout.xi_stride, s.m.data() + xi * m_stride,
                    width);
   for (int64_t r = r0; r < r1;) {
-    const Segment sg = segment_at(r, r1, bl.th, bl.w1);
+    const Segment sg = segment_at(r, r1, bl.th, bl.tw);
     if constexpr (M == 2)
-      output_transform(g, s.m.data() + (r - r0) * bl.w1, width, m_stride, job.bias, sg, job.y,
+      output_transform(g, s.m.data() + (r - r0) * bl.tw, width, m_stride, job.bias, sg, job.y,
                        s.out.data());
     else
-      output_transform4(g, s.m.data() + (r - r0) * bl.w1, width, m_stride, job.bias, sg, job.y,
+      output_transform4(g, s.m.data() + (r - r0) * bl.tw, width, m_stride, job.bias, sg, job.y,
                         s.out.data());
     r += sg.rows;
   }
@@ -510,16 +526,16 @@ struct BlockBody {
     constexpr int XI = (M + 2) * (M + 2), PHASES = M * M;
     Scratch<T>& s = scratch<T>();
     const ConvGeometry& g = job.g;
-    const int64_t rows = job.blocks.rows_per_block, w1 = job.blocks.w1;
+    const int64_t rows = job.blocks.rows_per_block, tw = job.blocks.tw;
     const int64_t width = job.blocks.width;
     auto fit = [](std::vector<T>& buf, int64_t count) {
       if (buf.size() < size_t(count)) buf.resize(size_t(count));
     };
     fit(s.v, XI * skewed(g.c * width));
     fit(s.m, XI * skewed(g.k * width));
-    fit(s.in, PHASES * ((rows + 1) * w1 + 1));
-    fit(s.out, PHASES * rows * w1 + kPhaseLanes<T>);  // interleave4 reads whole vectors
-    fit(s.stage, XI * rows * w1);
+    fit(s.in, 2 * PHASES * (rows + 1) * tw);
+    fit(s.out, PHASES * rows * tw + kPhaseLanes<T>);  // interleave4 reads whole vectors
+    fit(s.stage, XI * rows * tw);
     for (int64_t b = lo; b < hi; ++b) run_block<M>(job, b, s);
   }
 };
@@ -538,20 +554,20 @@ template <class T>
 METALNET_INLINE void grad_transform(const ConvGeometry& g, const T* dy, const Segment& sg,
                                     T* d, int64_t k_stride, int64_t xi_stride, int64_t first,
                                     T* phase) {
-  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
+  const int64_t tw = sg.tw, tiles = sg.rows * tw;
   T* ph[2][2] = {{phase, phase + tiles}, {phase + 2 * tiles, phase + 3 * tiles}};
   for (int64_t k = 0; k < g.k; ++k) {
     const T* plane = dy + (sg.n * g.k + k) * g.ho * g.wo;
     for (int64_t i = 0; i < sg.rows; ++i)
       for (int a = 0; a < 2; ++a) {
         const int64_t oh = 2 * (sg.ti0 + i) + a;
-        T* e = ph[a][0] + i * w1;
-        T* o = ph[a][1] + i * w1;
+        T* e = ph[a][0] + i * tw;
+        T* o = ph[a][1] + i * tw;
         if (oh >= g.ho) {
-          std::fill(e, e + w1, T(0));
-          std::fill(o, o + w1, T(0));
+          std::fill(e, e + tw, T(0));
+          std::fill(o, o + tw, T(0));
         } else {
-          split_row(plane + oh * g.wo, g.wo, 0, w1, e, o);
+          split_row(plane + oh * g.wo, g.wo, 0, tw, e, o);
         }
       }
     const T *e0 = ph[0][0], *o0 = ph[0][1], *e1 = ph[1][0], *o1 = ph[1][1];
@@ -613,21 +629,21 @@ template <class T>
 METALNET_INLINE void grad_transform4(const ConvGeometry& g, const T* dy, const Segment& sg,
                                      T* d, int64_t k_stride, int64_t xi_stride, int64_t first,
                                      T* phase) {
-  const int64_t w1 = sg.w1, tiles = sg.rows * w1;
+  const int64_t tw = sg.tw, tiles = sg.rows * tw;
   const T* const dy_end = dy + g.n * g.k * g.ho * g.wo;
   for (int64_t k = 0; k < g.k; ++k) {
     const T* plane = dy + (sg.n * g.k + k) * g.ho * g.wo;
     for (int64_t i = 0; i < sg.rows; ++i)
       for (int a = 0; a < 4; ++a) {
         const int64_t oh = 4 * (sg.ti0 + i) + a;
-        T* const cols[4] = {phase + (a * 4 + 0) * tiles + i * w1,
-                            phase + (a * 4 + 1) * tiles + i * w1,
-                            phase + (a * 4 + 2) * tiles + i * w1,
-                            phase + (a * 4 + 3) * tiles + i * w1};
+        T* const cols[4] = {phase + (a * 4 + 0) * tiles + i * tw,
+                            phase + (a * 4 + 1) * tiles + i * tw,
+                            phase + (a * 4 + 2) * tiles + i * tw,
+                            phase + (a * 4 + 3) * tiles + i * tw};
         if (oh >= g.ho) {
-          for (T* col : cols) std::fill(col, col + w1, T(0));
+          for (T* col : cols) std::fill(col, col + tw, T(0));
         } else {
-          split_row4(plane + oh * g.wo, g.wo, 0, w1, dy, dy_end, cols);
+          split_row4(plane + oh * g.wo, g.wo, 0, tw, dy, dy_end, cols);
         }
       }
     T* out = d + k * k_stride + first;
@@ -717,13 +733,13 @@ template <int M, class T>
 void weight_grad_tiles(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
   constexpr int XI = (M + 2) * (M + 2), PHASES = M * M;
   const int64_t kc = g.k * g.c;
-  const int64_t th = (g.ho + M - 1) / M, w1 = (g.wo + M - 1) / M + 1, rows = g.n * th;
+  const int64_t th = (g.ho + M - 1) / M, tw = (g.wo + M - 1) / M, rows = g.n * th;
   // Blocks of tile rows whose D and V (XI x (K + C) values a tile) stay in L2; each thread
   // transforms its blocks and multiplies them into its own M (XI x K x C), and the threads' M
   // are added in thread order at the end.
   const int64_t per_tile = XI * (g.k + g.c) * int64_t(sizeof(T));
-  const int64_t block_rows = std::max<int64_t>(1, std::min(rows, kGradBlockBytes / per_tile / w1));
-  const int64_t blocks = (rows + block_rows - 1) / block_rows, width = block_rows * w1;
+  const int64_t block_rows = std::max<int64_t>(1, std::min(rows, kGradBlockBytes / per_tile / tw));
+  const int64_t blocks = (rows + block_rows - 1) / block_rows, width = block_rows * tw;
   const int threads = std::max(1, num_threads());
   static thread_local std::vector<T> partial_buffer;  // the calling thread's; pointers go below
   const size_t partial_size = size_t(threads) * XI * kc;
@@ -739,22 +755,22 @@ void weight_grad_tiles(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
     };
     fit(s.v, XI * plain.xi_stride);
     fit(s.m, XI * d_stride);  // holds D here
-    fit(s.in, PHASES * ((block_rows + 1) * w1 + 1));
-    fit(s.stage, XI * block_rows * w1);
+    fit(s.in, 2 * PHASES * (block_rows + 1) * tw);
+    fit(s.stage, XI * block_rows * tw);
     T* const v = s.v.data();
     T* const d = s.m.data();
     T* const m = partial + size_t(thread_index()) * XI * kc;
     for (int64_t blk = lo; blk < hi; ++blk) {
       const int64_t r0 = blk * block_rows, r1 = std::min(rows, r0 + block_rows);
-      const int64_t tiles = (r1 - r0) * w1;
+      const int64_t tiles = (r1 - r0) * tw;
       for (int64_t r = r0; r < r1;) {
-        const Segment sg = segment_at(r, r1, th, w1);
+        const Segment sg = segment_at(r, r1, th, tw);
         if constexpr (M == 2) {
-          input_transform(g, x, sg, plain, (r - r0) * w1, v, s.in.data(), s.stage.data());
-          grad_transform(g, dy, sg, d, width, d_stride, (r - r0) * w1, s.stage.data());
+          input_transform(g, x, sg, plain, (r - r0) * tw, v, s.in.data(), s.stage.data());
+          grad_transform(g, dy, sg, d, width, d_stride, (r - r0) * tw, s.stage.data());
         } else {
-          input_transform4(g, x, sg, plain, (r - r0) * w1, v, s.in.data(), s.stage.data());
-          grad_transform4(g, dy, sg, d, width, d_stride, (r - r0) * w1, s.stage.data());
+          input_transform4(g, x, sg, plain, (r - r0) * tw, v, s.in.data(), s.stage.data());
+          grad_transform4(g, dy, sg, d, width, d_stride, (r - r0) * tw, s.stage.data());
         }
         r += sg.rows;
       }
