@@ -183,6 +183,20 @@ struct PanelLayout {
   }
 };
 
+// Channel c's `xis` staged rows of `tiles` transformed values (tiles first .. first + tiles of
+// the block) copied into V's panels, in runs of tiles that share a panel.
+template <class T>
+METALNET_INLINE void unstage(const PanelLayout& layout, int64_t c, int64_t first, int64_t tiles,
+                             int xis, const T* stage, T* v) {
+  for (int64_t q = 0; q < tiles;) {
+    const int64_t t = first + q, run = std::min(tiles - q, layout.nr - t % layout.nr);
+    T* dst = v + layout.at(c, t);
+    for (int xi = 0; xi < xis; ++xi)
+      copy_run(dst + xi * layout.xi_stride, stage + xi * tiles + q, run);
+    q += run;
+  }
+}
+
 // V for the segment's tiles (numbered from `first` in the block), every channel. The padded
 // input is first split into its four phases (even/odd rows x even/odd columns), and again two
 // columns further (`shifted`), so that tile q's patch rows are phase rows q and q + tw, its
@@ -242,14 +256,7 @@ METALNET_INLINE void input_transform(const ConvGeometry& g, const T* x, const Se
         out[(12 + b) * xi_stride + q] = h[1][b] - h[3][b];
       }
     }
-    if (direct) continue;
-    for (int64_t q = 0; q < tiles;) {  // runs of tiles that share a panel
-      const int64_t t = first + q, run = std::min(tiles - q, layout.nr - t % layout.nr);
-      T* dst = v + layout.at(c, t);
-      for (int xi = 0; xi < 16; ++xi)
-        copy_run(dst + xi * layout.xi_stride, stage + xi * tiles + q, run);
-      q += run;
-    }
+    if (!direct) unstage(layout, c, first, tiles, 16, stage, v);
   }
 }
 
@@ -392,14 +399,7 @@ METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const S
         for (int a = 0; a < 6; ++a) out[(a * 6 + b) * xi_stride + q] = col[a];
       }
     }
-    if (direct) continue;
-    for (int64_t q = 0; q < tiles;) {  // runs of tiles that share a panel
-      const int64_t t = first + q, run = std::min(tiles - q, layout.nr - t % layout.nr);
-      T* dst = v + layout.at(c, t);
-      for (int xi = 0; xi < 36; ++xi)
-        copy_run(dst + xi * layout.xi_stride, stage + xi * tiles + q, run);
-      q += run;
-    }
+    if (!direct) unstage(layout, c, first, tiles, 36, stage, v);
   }
 }
 

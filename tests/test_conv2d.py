@@ -383,7 +383,8 @@ def _winograd_cases(seed):
     cases = [((1, 1, 3, 3), (1, 1, 3, 3), {}),                         # one output
              ((1, 2, 1, 1), (3, 2, 3, 3), dict(padding=1)),            # 1x1 image
              ((7, 5, 2, 13), (13, 5, 3, 3), dict(padding=(2, 3, 0, 1))),  # outputs past the input
-             ((2, 3, 9, 75), (5, 3, 3, 3), dict(padding=(1, 0, 2, 1)))]  # rows of whole vectors
+             ((2, 3, 9, 75), (5, 3, 3, 3), dict(padding=(1, 0, 2, 1))),  # rows of whole vectors
+             ((1, 2, 6, 203), (3, 2, 3, 3), dict(padding=(1, 1, 1, 0)))]  # a row over a panel
     for _ in range(5):
         n, c, k = (int(v) for v in r.choice([1, 2, 3, 5, 7, 11, 13, 17, 31, 37], 3))
         h, w = (int(v) for v in r.integers(3, 40, 2))
