@@ -282,8 +282,7 @@ ConvAlgorithm dw_algorithm(const ConvGeometry& g, size_t elem) {
   // 32 to 128 channels, 8x8 and 16x16); at 4x4 im2col's is faster (1.4x at 128 channels;
   // conv-algorithms-2026-11-21.log).
   // F(4x4)'s dW from 24x24 outputs on the layers its forward takes: 1.2-1.27x over F(2x2)'s at
-  // 28x28 to 56x56 with 64-128 channels; at 16x16 0.7-1.0x (rows of four tiles, one of them
-  // past the output, and blocks of few tiles).
+  // 28x28 to 56x56 with 64-128 channels; at 16x16 0.7-1.0x (blocks of few tiles).
   if (forward == ConvAlgorithm::winograd4 && g.ho >= 24 && g.wo >= 24)
     return ConvAlgorithm::winograd4;
   if (forward == ConvAlgorithm::winograd || forward == ConvAlgorithm::winograd4)
@@ -444,12 +443,12 @@ bool winograd_pays(const ConvGeometry& g) {
 }
 
 // F(4x4, 3x3) over F(2x2, 3x3), measured side by side (benchmarks/results/
-// conv-winograd4-2026-11-21.log): 1.1-1.3x faster with 64 to 128 input channels and up to 256
-// output channels on outputs of 16x16 and more (64 at 32x32 1.17x, 128 at 56x56 1.31x, 128 ->
-// 256 at 16x16 1.11x). Slower with 256 input channels (0.6-0.8x: 36 transformed weight
-// matrices, 9 MiB, streamed by every block of tiles), on smaller outputs (64 at 14x14 0.73x,
-// at 8x8 0.79x: a row of few tiles wastes a larger share of them) and at 32 channels (1.05x at
-// 32x32, 0.76x at 16x16).
+// conv-winograd4-2026-11-21.log, and conv-winograd4-gapless-2026-11-21.log once neither
+// carried an extra tile per row, which helped F(2x2) as much): with 128 input channels 1.03-1.3x
+// from 16x16 outputs (56x56 1.16-1.29x), with 64 about even at 16x16 to 24x24 (0.84-1.11x over
+// three runs) and 1.03-1.16x at 32x32. Slower with 256 input channels (0.6-0.8x: 36
+// transformed weight matrices, 9 MiB, streamed by every block of tiles), on smaller outputs
+// (128 at 8x8 0.6-0.7x) and at 32 channels (1.05x at 32x32, 0.76x at 16x16).
 bool winograd4_pays(const ConvGeometry& g) {
   return winograd_pays(g) && g.c >= 64 && g.c <= 128 && g.k >= 64 && g.k <= 256 &&
          g.ho >= 16 && g.wo >= 16;

@@ -1,4 +1,5 @@
-// Winograd F(2x2, 3x3) convolution (forward; stride 1, dilation 1, 3x3 kernels).
+// Winograd convolution F(2x2, 3x3) and F(4x4, 3x3) (stride 1, dilation 1, 3x3 kernels):
+// the forward, and dW by the same transforms transposed (below).
 //
 // Each 2x2 block of outputs ("tile") comes from a 4x4 patch d of the padded input. With the
 // transforms (docs/convolution.md derives them, metalnet.explain.winograd runs them in NumPy)
@@ -6,12 +7,15 @@
 // the 36 multiplications of a tile per (input, output) channel pair become 16, and over all
 // channels the 16 elementwise products turn into 16 independent GEMMs:
 //     M[xi] (K x tiles) = U[xi] (K x C) @ V[xi] (C x tiles),   xi = 0..15.
-// So 2.25x fewer multiply-adds than a direct or im2col convolution, run by our GEMM. The
-// transforms are additions only; they run vectorised along a row of tiles, with the input's
-// even and odd columns split apart first so that every access is unit-stride.
+// So 2.25x fewer multiply-adds than a direct or im2col convolution, run by our GEMM. F(4x4)
+// takes 4x4 tiles from 6x6 patches: 36 GEMMs, 4x fewer multiply-adds. The transforms run
+// vectorised across a run of tiles, with the input's columns split into their phases (mod 2 or
+// mod 4) first so that every access is unit-stride.
 //
 // Work is cut into blocks of whole tile rows (over the flat batch) that keep V and M in the
-// L2/L3 caches; each thread transforms, multiplies and un-transforms its own blocks.
+// L2/L3 caches; each thread transforms, multiplies and un-transforms its own blocks. The driver
+// (run_block, weight_grad_tiles) is one template over the tile size; the transforms are written
+// out for each.
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -366,15 +370,20 @@ METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const S
     for (int64_t i = 0; i <= sg.rows; ++i)
       for (int a = 0; a < (i < sg.rows ? 4 : 2); ++a) {  // the last tile row's patches end at a = 1
         const int64_t hh = 4 * (sg.ti0 + i) + a - g.pt;
-        for (int shifted = 0; shifted < 2; ++shifted) {
-          T* const at = phase + (shifted * 16 + a * 4) * count + i * tw;
-          T* const cols[4] = {at, at + count, at + 2 * count, at + 3 * count};
-          if (hh < 0 || hh >= g.h) {
-            for (T* col : cols) std::fill(col, col + tw, T(0));
-          } else {
-            split_row4(plane + hh * g.w, g.w, g.pl - 4 * shifted, tw, x, x_end, cols);
-          }
+        T* const at = phase + a * 4 * count + i * tw;
+        T* const cols[4] = {at, at + count, at + 2 * count, at + 3 * count};
+        T* const next[2] = {cols[0] + 16 * count, cols[1] + 16 * count};
+        if (hh < 0 || hh >= g.h) {
+          for (T* col : cols) std::fill(col, col + tw, T(0));
+          for (T* col : next) std::fill(col, col + tw, T(0));
+          continue;
         }
+        // The row split once, with one phase entry past the tiles, the shifted phases 0 and 1
+        // copied from it one entry along (only columns 4j + 4 and 4j + 5 are needed).
+        T* const wide[4] = {stage, stage + tw + 1, stage + 2 * (tw + 1), stage + 3 * (tw + 1)};
+        split_row4(plane + hh * g.w, g.w, g.pl, tw + 1, x, x_end, wide);
+        for (int b = 0; b < 4; ++b) copy_run(cols[b], wide[b], tw);
+        for (int b = 0; b < 2; ++b) copy_run(next[b], wide[b] + 1, tw);
       }
     // Straight into V where the segment's tiles lie in one panel (always, with blocks of one
     // panel); else through the staging rows, copied into the panels in runs below.
