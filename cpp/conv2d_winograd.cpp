@@ -378,8 +378,9 @@ METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const S
           for (T* col : next) std::fill(col, col + tw, T(0));
           continue;
         }
-        // The row split once, with one phase entry past the tiles, the shifted phases 0 and 1
-        // copied from it one entry along (only columns 4j + 4 and 4j + 5 are needed).
+        // The row split once, with one phase entry past the tiles, into the staging buffer
+        // (free until the transform below writes it), the shifted phases 0 and 1 copied from
+        // it one entry along (only columns 4j + 4 and 4j + 5 are needed).
         T* const wide[4] = {stage, stage + tw + 1, stage + 2 * (tw + 1), stage + 3 * (tw + 1)};
         split_row4(plane + hh * g.w, g.w, g.pl, tw + 1, x, x_end, wide);
         for (int b = 0; b < 4; ++b) copy_run(cols[b], wide[b], tw);
