@@ -163,6 +163,39 @@ def test_backward_frees_the_intermediate_tensors(rng):
     np.testing.assert_allclose(x.grad.data, 8 * x.data)
 
 
+def test_leaf_gradients_never_share_memory(rng):
+    """A leaf's first gradient is kept without a copy only when nothing else holds the array:
+    an addition hands one array to both parents, a caller keeps the gradient it passes, a
+    retained gradient flows on. Each .grad must stay its tensor's own -- zero_grad(False) and
+    clip_grad_norm write into .grad in place."""
+    a = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    (a + b).sum().backward()                      # both parents get the one array g
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data[...] = 0
+    np.testing.assert_array_equal(b.grad.data, np.ones((3, 4)))
+
+    leaf = Tensor(rng.standard_normal(5), requires_grad=True)
+    given = rng.standard_normal(5)
+    leaf.backward(given)                          # the caller still holds `given`
+    assert not np.shares_memory(leaf.grad.data, given)
+    np.testing.assert_array_equal(leaf.grad.data, given)
+
+    x = Tensor(rng.standard_normal(4), requires_grad=True)
+    h = x * 3.0
+    h.retain_grad()
+    (h * h).sum().backward()                      # h's gradient also flows on to x
+    assert not np.shares_memory(h.grad.data, x.grad.data)
+    np.testing.assert_allclose(x.grad.data, 3 * h.grad.data)
+
+    w = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    (w * w).sum().backward()                      # an array nothing else holds: kept as is
+    first = w.grad.data
+    (w * w).sum().backward()                      # accumulated into a new array
+    np.testing.assert_allclose(w.grad.data, 4 * w.data)
+    np.testing.assert_allclose(first, 2 * w.data)
+
+
 def test_no_grad_records_nothing_and_detach_cuts_the_graph(rng):
     x = Tensor(rng.standard_normal(3), requires_grad=True)
     with metalnet.no_grad():

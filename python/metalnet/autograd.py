@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import numbers
+import sys
 
 import numpy as np
 
@@ -164,9 +165,37 @@ def run_backward(root, grad, retain_graph=False):
 
 def _accumulate(tensor, g, tensor_type):
     if tensor.grad is None:
-        tensor.grad = tensor_type(g.astype(tensor.dtype, copy=True))
+        # A leaf's first gradient becomes its .grad as it is when nothing else can reach the
+        # array (a NumPy array owning its memory, referenced by this walk alone); otherwise --
+        # an array handed to two parents, kept by the caller or a view -- a copy, so that
+        # zero_grad(set_to_none=False) or clip_grad_norm, which write .grad in place, touch
+        # this tensor's gradient only. Copying every parameter's gradient took about 2 ms a
+        # step (2% of VGG-11's at batch 32, 0.8% of ResNet-18's).
+        owned = (tensor._node is None and type(g) is np.ndarray and g.dtype == tensor.dtype
+                 and g.flags.owndata and g.flags.writeable
+                 and _reference_count(g) <= _SOLE_REFERENCES)
+        tensor.grad = tensor_type(g if owned else g.astype(tensor.dtype, copy=True))
     else:
         tensor.grad.data = tensor.grad.data + g
+
+
+def _reference_count(g):
+    return sys.getrefcount(g)
+
+
+def _probe(tensor, g, tensor_type):  # the shape of _accumulate's call to _reference_count
+    return _reference_count(g)
+
+
+def _sole_references():
+    """The references a gradient has at _accumulate when run_backward's local is the only
+    other one, counted through calls of the same shape on this interpreter, not assumed."""
+    grads = {0: np.empty(1)}
+    g = grads.pop(0)
+    return _probe(None, g, None)
+
+
+_SOLE_REFERENCES = _sole_references()
 
 
 # ------------------------------------------------------------------------ array helpers
