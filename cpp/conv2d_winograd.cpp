@@ -596,28 +596,13 @@ METALNET_INLINE void grad_transform(const ConvGeometry& g, const T* dy, const Se
   }
 }
 
-// dw[k, c] (3 x 3) = G^T M[k, c] G, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+// G^T (m0 .. m3): three values, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
 template <class T>
-void weight_output_transform(const ConvGeometry& g, const T* m, T* dw) {
-  const int64_t kc = g.k * g.c;
-  parallel_for(kc, 256, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      T t[3][4];  // G^T M
-      for (int b = 0; b < 4; ++b) {
-        const T m0 = m[(0 + b) * kc + i], m1 = m[(4 + b) * kc + i];
-        const T m2 = m[(8 + b) * kc + i], m3 = m[(12 + b) * kc + i];
-        t[0][b] = m0 + T(0.5) * (m1 + m2);
-        t[1][b] = T(0.5) * (m1 - m2);
-        t[2][b] = T(0.5) * (m1 + m2) + m3;
-      }
-      T* out = dw + i * 9;
-      for (int r = 0; r < 3; ++r) {  // (G^T M) G
-        out[r * 3 + 0] = t[r][0] + T(0.5) * (t[r][1] + t[r][2]);
-        out[r * 3 + 1] = T(0.5) * (t[r][1] - t[r][2]);
-        out[r * 3 + 2] = T(0.5) * (t[r][1] + t[r][2]) + t[r][3];
-      }
-    }
-  }, 1);
+METALNET_INLINE void weight_row(const T (&m)[4], T (&out)[3]) {
+  const T half_sum = T(0.5) * (m[1] + m[2]);
+  out[0] = m[0] + half_sum;
+  out[1] = T(0.5) * (m[1] - m[2]);
+  out[2] = half_sum + m[3];
 }
 
 // The F(4x4) transposes: A (6 x 4) = (A^T)^T on dy's 4x4 tiles, G^T (3 x 6) on the sums.
@@ -678,30 +663,31 @@ METALNET_INLINE void grad_transform4(const ConvGeometry& g, const T* dy, const S
 
 // G^T (m0 .. m5): three values.
 template <class T>
-METALNET_INLINE void weight_row4(T m0, T m1, T m2, T m3, T m4, T m5, T (&out)[3]) {
-  const T sixth = T(1) / T(6), s12 = m1 + m2, s34 = m3 + m4;
-  out[0] = T(0.25) * m0 - sixth * s12 + T(1) / T(24) * s34;
-  out[1] = sixth * (m2 - m1) + T(1) / T(12) * (m3 - m4);
-  out[2] = sixth * (s34 - s12) + m5;
+METALNET_INLINE void weight_row(const T (&m)[6], T (&out)[3]) {
+  const T sixth = T(1) / T(6), s12 = m[1] + m[2], s34 = m[3] + m[4];
+  out[0] = T(0.25) * m[0] - sixth * s12 + T(1) / T(24) * s34;
+  out[1] = sixth * (m[2] - m[1]) + T(1) / T(12) * (m[3] - m[4]);
+  out[2] = sixth * (s34 - s12) + m[5];
 }
 
-// dw[k, c] (3 x 3) = G^T M[k, c] G, M[xi] (K x C) kc apart.
-template <class T>
-void weight_output_transform4(const ConvGeometry& g, const T* m, T* dw) {
+// dw[k, c] (3 x 3) = G^T M[k, c] G for F(M x M), M[xi] (K x C) kc apart.
+template <int M, class T>
+void weight_output_transform(const ConvGeometry& g, const T* m, T* dw) {
+  constexpr int A = M + 2;
   const int64_t kc = g.k * g.c;
   parallel_for(kc, 256, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      T t[3][6];  // G^T M
-      for (int b = 0; b < 6; ++b) {
-        T col[3];
-        weight_row4(m[(0 + b) * kc + i], m[(6 + b) * kc + i], m[(12 + b) * kc + i],
-                    m[(18 + b) * kc + i], m[(24 + b) * kc + i], m[(30 + b) * kc + i], col);
-        for (int r = 0; r < 3; ++r) t[r][b] = col[r];
+      T t[3][A];  // G^T M, column by column
+      for (int b = 0; b < A; ++b) {
+        T col[A], out[3];
+        for (int a = 0; a < A; ++a) col[a] = m[(a * A + b) * kc + i];
+        weight_row(col, out);
+        for (int r = 0; r < 3; ++r) t[r][b] = out[r];
       }
       for (int r = 0; r < 3; ++r) {  // (G^T M) G
-        T row[3];
-        weight_row4(t[r][0], t[r][1], t[r][2], t[r][3], t[r][4], t[r][5], row);
-        std::copy(row, row + 3, dw + i * 9 + r * 3);
+        T out[3];
+        weight_row(t[r], out);
+        std::copy(out, out + 3, dw + i * 9 + r * 3);
       }
     }
   }, 1);
@@ -791,8 +777,7 @@ void weight_grad_tiles(const ConvGeometry& g, const T* dy, const T* x, T* dw) {
   }, 1);
   for (int t = 1; t < threads; ++t)
     for (int64_t i = 0; i < XI * kc; ++i) partial[i] += partial[size_t(t) * XI * kc + i];
-  if constexpr (M == 2) weight_output_transform(g, partial, dw);
-  else weight_output_transform4(g, partial, dw);
+  weight_output_transform<M>(g, partial, dw);
 }
 
 }  // namespace
