@@ -140,7 +140,8 @@ const T* transform_filters(const ConvGeometry& g, const T* w, int64_t mr, int64_
 // of L1 ways and evict each other (F(4x4)'s output transform ran 3x slower).
 constexpr int64_t skewed(int64_t size) { return size + 16; }
 
-// Per-thread scratch: V, M, the input's four phases and the output's four phases.
+// Per-thread scratch: V, M (D for dW), the input's phases (and their shifted copies), the
+// output's phases, and the staging rows.
 template <class T>
 struct Scratch {
   std::vector<T> v, m, in, out, stage;
@@ -387,7 +388,7 @@ METALNET_INLINE void input_transform4(const ConvGeometry& g, const T* x, const S
         for (int b = 0; b < 2; ++b) copy_run(next[b], wide[b] + 1, tw);
       }
     // Straight into V where the segment's tiles lie in one panel (always, with blocks of one
-    // panel); else through the staging rows, copied into the panels in runs below.
+    // panel, unless one tile row is wider than a panel); else through the staging rows.
     const bool direct = first % layout.nr + tiles <= layout.nr;
     T* const out = direct ? v + layout.at(c, first) : stage;
     const int64_t xi_stride = direct ? layout.xi_stride : tiles;
@@ -559,7 +560,7 @@ struct BlockBody {
 //     M[xi] (K x C) = D[xi] (K x tiles) @ V[xi]^T (tiles x C).
 
 // D[xi][k][first + q] = (A dy A^T)[xi] for the segment's tiles, A = [1 0; 1 1; 1 -1; 0 -1];
-// tiles in the column past the output (and rows past it) see zeros.
+// a tile's cells past the output (odd sizes) see zeros.
 template <class T>
 METALNET_INLINE void grad_transform(const ConvGeometry& g, const T* dy, const Segment& sg,
                                     T* d, int64_t k_stride, int64_t xi_stride, int64_t first,

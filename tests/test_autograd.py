@@ -189,9 +189,9 @@ def test_leaf_gradients_never_share_memory(rng):
     np.testing.assert_allclose(x.grad.data, 3 * h.grad.data)
 
     w = Tensor(rng.standard_normal((2, 3)), requires_grad=True)
-    (w * w).sum().backward()                      # an array nothing else holds: kept as is
+    (w * w).sum().backward()                      # a first gradient nothing else holds
     first = w.grad.data
-    (w * w).sum().backward()                      # accumulated into a new array
+    (w * w).sum().backward()                      # a second one adds into a new array
     np.testing.assert_allclose(w.grad.data, 4 * w.data)
     np.testing.assert_allclose(first, 2 * w.data)
 
