@@ -69,18 +69,25 @@ METALNET_INLINE void copy_run(T* dst, const T* src, int64_t n) {
     copy_cells<T, 16>(dst + i, src + i, int(std::min<int64_t>(16, n - i)));
 }
 
-// L runs of `cells` values (run i at src + i*stride; runs past `count` are zero, as are the
-// cells past `cells`) loaded and transposed: block[c] holds cell c of every run.
-template <class T, int L>
-METALNET_INLINE void load_transposed(typename SimdVec<T, L>::type (&block)[L], const T* src,
-                                     int64_t stride, int count, int cells) {
+// L runs of `cells` values (run i at run(i); runs past `count` are zero, as are the cells past
+// `cells`) loaded and transposed: block[c] holds cell c of every run.
+template <class T, int L, class Run>
+METALNET_INLINE void load_transposed_runs(typename SimdVec<T, L>::type (&block)[L], Run run,
+                                          int count, int cells) {
   using V = typename SimdVec<T, L>::type;
 #pragma GCC unroll 16
   for (int i = 0; i < L; ++i) {
     block[i] = V{};
-    if (i < count) copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), src + i * stride, cells);
+    if (i < count) copy_cells<T, L>(reinterpret_cast<T*>(&block[i]), run(i), cells);
   }
   transpose_square<T, L>(block);
+}
+
+// The same with run i at src + i*stride.
+template <class T, int L>
+METALNET_INLINE void load_transposed(typename SimdVec<T, L>::type (&block)[L], const T* src,
+                                     int64_t stride, int count, int cells) {
+  load_transposed_runs<T, L>(block, [&](int i) { return src + i * stride; }, count, cells);
 }
 
 // Planes of rows x cols elements from `count` sources (images, or channels: source i's plane p
