@@ -66,19 +66,21 @@ def test_primitive_matches_reference(name, dtype, backend, rng, seed):
         _compare(name, args, out, ref, dtype, backend, context)
 
 
-@pytest.mark.parametrize("need_dx, need_dw", [(False, True), (True, False), (False, False)],
-                         ids=("dw-only", "dx-only", "nothing"))
+@pytest.mark.parametrize("need_dx, need_dw, need_db",
+                         [(False, True, True), (True, False, True), (False, False, True),
+                          (True, True, False), (False, True, False)],
+                         ids=("dw-only", "dx-only", "nothing", "no-db", "dw-alone"))
 @pytest.mark.parametrize("dtype", DTYPES, ids=("f32", "f64"))
-def test_conv2d_backward_parts(need_dx, need_dw, dtype, backend, rng, seed):
-    """need_dx=False gives dx None, need_dw=False dw and db None; what is computed equals the
-    full backward of the reference."""
-    wanted = (need_dx, need_dw, need_dw)
+def test_conv2d_backward_parts(need_dx, need_dw, need_db, dtype, backend, rng, seed):
+    """need_dx=False gives dx None, need_dw=False dw and db None, need_db=False db alone None;
+    what is computed equals the full backward of the reference."""
+    wanted = (need_dx, need_dw, need_dw and need_db)
     for _ in range(REPEATS):
         args, kwargs = CASES["conv2d_backward"](rng)
         args = cast(args, dtype)
         ref = reference.conv2d_backward(*cast(args, np.float64), **kwargs)
         out = ops.conv2d_backward(*(to_device(a, backend) for a in args), **kwargs,
-                                  need_dx=need_dx, need_dw=need_dw)
+                                  need_dx=need_dx, need_dw=need_dw, need_db=need_db)
         assert [o is None for o in out] == [not w for w in wanted]
         context = f"(seed {seed}, shapes {[a.shape for a in args]}, {kwargs})"
         kept = [i for i, w in enumerate(wanted) if w]

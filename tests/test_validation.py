@@ -58,6 +58,7 @@ BAD_CALLS = [
     (lambda: ops.conv2d_backward(z(2, 4, 5, 5), x4(), w4()), ValueError, "dy must have shape (2, 4, 6, 6)"),
     (lambda: ops.conv2d_backward(z(2, 4, 6, 6), x4(), w4(), need_dx=1), TypeError, "need_dx must be True or False"),
     (lambda: ops.conv2d_backward(z(2, 4, 6, 6), x4(), w4(), need_dw=None), TypeError, "need_dw must be True or False"),
+    (lambda: ops.conv2d_backward(z(2, 4, 6, 6), x4(), w4(), need_db=1), TypeError, "need_db must be True or False"),
     (lambda: ops.max_pool2d_forward(x4(), 0), ValueError, "kernel_size must be >= 1"),
     (lambda: ops.max_pool2d_forward(x4(), 2, stride=0), ValueError, "stride must be >= 1"),
     (lambda: ops.max_pool2d_forward(x4(), 9), ValueError, "larger than the padded input"),

@@ -86,8 +86,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor:
     geometry = dict(stride=stride, padding=padding, dilation=dilation)
     y = ops.conv2d_forward(xd, weight.data, None if bias is None else bias.data, **geometry)
 
-    def backward(g):  # a first layer's input needs no gradient: dx is skipped
-        return ops.conv2d_backward(_c(g), xd, weight.data, **geometry, need_dx=x.requires_grad)
+    def backward(g):  # a first layer's input needs no gradient: dx is skipped; no bias, no db
+        return ops.conv2d_backward(_c(g), xd, weight.data, **geometry, need_dx=x.requires_grad,
+                                   need_db=bias is not None)
     parents = (x, weight) if bias is None else (x, weight, bias)
     return _make(y, parents, backward, "Conv2d")
 
@@ -113,7 +114,7 @@ def conv2d_relu(x, weight, bias=None, stride=1, padding=0, dilation=1) -> Tensor
 
     def backward(g):
         return ops.conv2d_backward(ops.relu_backward(_c(g), y), xd, weight.data, **geometry,
-                                   need_dx=x.requires_grad)
+                                   need_dx=x.requires_grad, need_db=bias is not None)
     parents = (x, weight) if bias is None else (x, weight, bias)
     return _make(y, parents, backward, "Conv2dReLU")
 
@@ -158,7 +159,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
         g = _c(g)
         dx = _grad_or_none(x, lambda: ops.conv2d_forward(g, weight.data, **geometry))
         dw = _grad_or_none(weight, lambda: ops.conv2d_backward(xd, g, weight.data, **geometry,
-                                                               need_dx=False)[1])
+                                                               need_dx=False, need_db=False)[1])
         db = _grad_or_none(bias, lambda: g.sum(axis=(0, 2, 3)))
         return dx, dw, db
     parents = (x, weight) if bias is None else (x, weight, bias)

@@ -108,20 +108,23 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
 
 
 def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True,
-                    need_dw=True):
+                    need_dw=True, need_db=True):
     """(dx, dw, db) of conv2d_forward given the upstream gradient dy (N, K, H_out, W_out).
 
     need_dx=False skips dx (returned as None): a layer whose input needs no gradient, such as a
     network's first, saves that whole product. need_dw=False skips dw and db (both None): a
-    transposed convolution's forward pass is this dx alone.
+    transposed convolution's forward pass is this dx alone. need_db=False skips db alone: a
+    layer without a bias (every convolution followed by batch norm) saves a pass over dy.
     """
     _, stride, padding, dilation, hw = _conv_args(x, w, stride, padding, dilation)
     check.array(dy, "dy", ndim=4)
     check.shape(dy, "dy", (x.shape[0], w.shape[0]) + hw, "the forward output's shape")
     need_dx, need_dw = check.flag(need_dx, "need_dx"), check.flag(need_dw, "need_dw")
+    need_db = check.flag(need_db, "need_db") and need_dw
     device = check.same_dtype_and_device(dy=dy, x=x, w=w)
     return _backend(device).conv2d_backward(dy, x, w, stride=stride, padding=padding,
-                                            dilation=dilation, need_dx=need_dx, need_dw=need_dw)
+                                            dilation=dilation, need_dx=need_dx, need_dw=need_dw,
+                                            need_db=need_db)
 
 
 # ------------------------------------------------------- fused forwards (not primitives)

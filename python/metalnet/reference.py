@@ -223,10 +223,12 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return np.ascontiguousarray(y, dtype=dtype)
 
 
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True,
+                    need_db=True):
     """Gradients of conv2d_forward: returns (dx, dw, db); dx is None when not ``need_dx`` (a
     layer whose input needs no gradient, e.g. a network's first), dw and db are None when not
-    ``need_dw`` (a transposed convolution's forward pass, which is this dx alone).
+    ``need_dw`` (a transposed convolution's forward pass, which is this dx alone), db alone
+    when not ``need_db`` (a layer without a bias).
 
     Given dy = dL/dy (N, K, H_out, W_out), the input x (N, C, H, W) and weights w (K, C, R, S):
 
@@ -235,7 +237,7 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, 
         dxp[n, c, p*sh + i*dh, q*sw + j*dw] += sum_k dy[n, k, p, q] * w[k, c, i, j]
 
     and dx is dxp with the padding cropped off (gradient flowing into padding is dropped).
-    db is returned whether or not the forward pass used a bias.
+    db is returned whether or not the forward pass used a bias, unless need_db is False.
 
     Implementation: dw contracts dy with the im2col matrix; dx computes the column gradients
     ("col2im") and scatter-adds them, one kernel offset at a time, into a padded dx.
@@ -259,7 +261,8 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, 
     x_padded = _pad_nchw(x, padding)
     dw = db = None
     if need_dw:
-        db = np.ascontiguousarray(dy.sum(axis=(0, 2, 3)), dtype=dtype)
+        if need_db:
+            db = np.ascontiguousarray(dy.sum(axis=(0, 2, 3)), dtype=dtype)
         cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
         # dw: contract (N, Ho, Wo): dy (N, K, Ho, Wo) x cols (N, C, R, S, Ho, Wo) -> (K, C, R, S).
         dw = np.ascontiguousarray(np.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5])), dtype=dtype)

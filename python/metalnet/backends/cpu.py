@@ -47,9 +47,11 @@ def conv2d_forward(x, w, b=None, *, stride=1, padding=0, dilation=1):
     return y
 
 
-def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True):
+def conv2d_backward(dy, x, w, *, stride=1, padding=0, dilation=1, need_dx=True, need_dw=True,
+                    need_db=True):
     dx = empty(x.shape, x.dtype) if need_dx else None
-    dw, db = (empty(w.shape, w.dtype), empty(w.shape[:1], w.dtype)) if need_dw else (None, None)
+    dw = empty(w.shape, w.dtype) if need_dw else None
+    db = empty(w.shape[:1], w.dtype) if need_dw and need_db else None
     _cpu.conv2d_backward(dy, x, w, dx, dw, db, *stride, padding[0], padding[2], *dilation)
     return dx, dw, db
 

@@ -207,7 +207,7 @@ def conv2d_bias_relu_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0
 
 
 def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-                    need_dx=True, need_dw=True):
+                    need_dx=True, need_dw=True, need_db=True):
     geometry, _ = conv_geometry(x.shape, w.shape, stride, padding, dilation)
     stream = stream_ptr(cupy)
     dtype = x.dtype.name
@@ -217,8 +217,9 @@ def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
         _cuda.conv2d_backward_data(dtype, dy.data.ptr, w.data.ptr, dx.data.ptr, geometry, stream)
     if need_dw:
         dw = device_empty(cupy, w.shape, x.dtype)
-        db = device_empty(cupy, (w.shape[0],), x.dtype)
         _cuda.conv2d_backward_weight(dtype, dy.data.ptr, x.data.ptr, dw.data.ptr, geometry, stream)
+    if need_dw and need_db:
+        db = device_empty(cupy, (w.shape[0],), x.dtype)
         _cuda.conv2d_backward_bias(dtype, dy.data.ptr, db.data.ptr, dy.shape[0], dy.shape[1],
                                    dy.shape[2] * dy.shape[3], stream)
     return dx, dw, db

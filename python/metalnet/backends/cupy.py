@@ -64,7 +64,7 @@ def conv2d_forward(x, w, b=None, *, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
 
 
 def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-                    need_dx=True, need_dw=True):
+                    need_dx=True, need_dw=True, need_db=True):
     _, _, h, wd = x.shape
     _, _, r, s = w.shape
     h_out, w_out = dy.shape[2:]
@@ -72,7 +72,8 @@ def conv2d_backward(dy, x, w, *, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
     x_padded = _pad(x, padding)
     dw = db = None
     if need_dw:
-        db = cp.ascontiguousarray(dy.sum(axis=(0, 2, 3)), dtype=x.dtype)
+        if need_db:
+            db = cp.ascontiguousarray(dy.sum(axis=(0, 2, 3)), dtype=x.dtype)
         cols = _im2col(x_padded, r, s, stride, dilation, h_out, w_out)
         dw = cp.tensordot(dy, cols, axes=([0, 2, 3], [0, 4, 5]))      # (K, C, R, S)
         dw = cp.ascontiguousarray(dw, dtype=x.dtype)
